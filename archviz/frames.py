@@ -1,0 +1,54 @@
+"""Websocket frames of /ws/live/: what the server sends, and the checking of what a browser sends.
+
+Server -> browser (JSON text frames; `seq` is the store id of the newest observation the frame
+accounts for, so the browser can tell when a delta went missing and ask for a fresh snapshot):
+  {"type": "snapshot", "seq": N, "observations": [...], "watchers": [...]}
+  {"type": "observations", "seq": N, "observations": [...]}
+  {"type": "error", "error": "what was wrong with the frame the browser sent"}
+Browser -> server:
+  {"type": "resync"}   send me a fresh snapshot
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_CLIENT_FRAME = 4096
+CLIENT_TYPES = frozenset({"resync"})
+
+
+class FrameError(ValueError):
+    """A frame from a browser that archviz cannot act on; the message says why."""
+
+
+def parse_client_frame(text: str | None, data: bytes | None) -> str:
+    """Check a frame from a browser and return its type, or raise FrameError."""
+    if text is None:
+        raise FrameError("binary frames are not accepted: send JSON text such as {\"type\": \"resync\"}")
+    if len(text) > MAX_CLIENT_FRAME:
+        raise FrameError(f"frame too large: {len(text)} characters, at most {MAX_CLIENT_FRAME}")
+    try:
+        frame = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise FrameError("frame is not JSON: send {\"type\": \"resync\"}") from None
+    if not isinstance(frame, dict):
+        raise FrameError("frame must be a JSON object with a \"type\"")
+    kind = frame.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        raise FrameError(f"unknown frame type {str(kind)[:40]!r}: the only one is \"resync\"")
+    if set(frame) != {"type"}:
+        raise FrameError(f"unexpected fields in {kind} frame: {', '.join(sorted(set(frame) - {'type'}))[:200]}")
+    return kind
+
+
+def snapshot_frame(observations: list[dict[str, Any]], watchers: list[dict[str, Any]], seq: int) -> str:
+    return json.dumps({"type": "snapshot", "seq": seq, "observations": observations, "watchers": watchers})
+
+
+def observations_frame(observations: list[dict[str, Any]]) -> str:
+    return json.dumps({"type": "observations", "seq": observations[-1]["id"], "observations": observations})
+
+
+def error_frame(message: str) -> str:
+    return json.dumps({"type": "error", "error": message})

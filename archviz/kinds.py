@@ -1,0 +1,43 @@
+"""The closed vocabulary of observation kinds: wire name -> what it means.
+
+The same kebab-case names are used in Python, the database, the websocket frames and the browser.
+A test checks that every kind here is documented in README.md.
+"""
+
+from __future__ import annotations
+
+# Daemon events, as the Docker Engine API (v1.41) lists them: "<object type>-<action>".
+DAEMON_ACTIONS: dict[str, tuple[str, ...]] = {
+    "container": (
+        "attach", "commit", "copy", "create", "destroy", "detach", "die", "exec-create", "exec-detach",
+        "exec-die", "exec-start", "export", "health-status", "kill", "oom", "pause", "rename", "resize",
+        "restart", "start", "stop", "top", "unpause", "update", "prune",
+    ),
+    "image": ("delete", "import", "load", "pull", "push", "save", "tag", "untag", "prune"),
+    "volume": ("create", "mount", "unmount", "destroy", "prune"),
+    "network": ("create", "connect", "disconnect", "destroy", "update", "remove", "prune"),
+    "daemon": ("reload",),
+    "plugin": ("enable", "disable", "install", "remove"),
+    "builder": ("prune",),
+    "service": ("create", "update", "remove"),
+    "node": ("create", "update", "remove"),
+    "secret": ("create", "update", "remove"),
+    "config": ("create", "update", "remove"),
+}
+
+DAEMON_KINDS: frozenset[str] = frozenset(
+    f"{object_type}-{action}" for object_type, actions in DAEMON_ACTIONS.items() for action in actions
+)
+
+# A daemon event whose type or action this version of archviz does not know (a newer daemon).
+DAEMON_OTHER = "daemon-other"
+
+WATCHER_CONNECTED = "watcher-connected"
+WATCHER_UNREACHABLE = "watcher-unreachable"
+
+WATCHER_KINDS: dict[str, str] = {
+    WATCHER_CONNECTED: "the watcher is streaming a daemon's events",
+    WATCHER_UNREACHABLE: "the watcher cannot reach a daemon; it says why and keeps retrying",
+}
+
+ALL_KINDS: frozenset[str] = DAEMON_KINDS | {DAEMON_OTHER} | frozenset(WATCHER_KINDS)

@@ -1,0 +1,302 @@
+"""The lab: a real dockerd and a real registry on this machine, private to archviz, on loopback only.
+
+Used by `manage.py lab up|down|status`, by the run command when no daemon is reachable, and by the
+test suite. The daemon runs with no bridge network, no iptables and no masquerading, so nothing it
+runs can reach an address off loopback; the base image is built here from Debian's busybox-static,
+so nothing is ever pulled from Docker Hub.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import requests
+from docker.errors import DockerException
+
+BUSYBOX = Path("/bin/busybox")
+BUSYBOX_APPLETS = ("sh", "echo", "sleep", "cat", "ls", "true", "false", "env", "wc", "head", "dd", "printf")
+APT_PACKAGES = "docker.io docker-registry busybox-static"
+DAEMON_START_SECONDS = 60.0
+STOP_SECONDS = 20.0
+
+
+class LabError(Exception):
+    """The lab cannot do what was asked; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Lab:
+    root: Path
+    registry_port: int = 5000
+    webhook_url: str = ""
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "docker.sock"
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def registry_address(self) -> str:
+        return f"127.0.0.1:{self.registry_port}"
+
+    @property
+    def base_image(self) -> str:
+        return f"{self.registry_address}/lab/busybox:1"
+
+    @property
+    def webhook_token(self) -> str:
+        """The bearer token the registry sends with its notifications (kept in the lab folder)."""
+        path = self.root / "webhook-token"
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(os.environ.get("ARCHVIZ_REGISTRY_TOKEN") or secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+    def client(self, timeout: int = 60) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.docker_host, version="1.41", timeout=timeout)
+
+    # Lifecycle ----------------------------------------------------------------------------------
+
+    def up(self, say: Callable[[str], None] = print) -> None:
+        check_tools()
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.daemon_pid() is None:
+            say(f"starting dockerd on {self.docker_host}")
+            self.start_daemon()
+        if self.registry_pid() is None:
+            say(f"starting the registry on {self.registry_address}")
+            self._start_registry()
+        say(f"building and pushing {self.base_image}")
+        self._push_base_image()
+
+    def down(self, say: Callable[[str], None] = print) -> None:
+        pid = self.daemon_pid()
+        if pid is not None:
+            self._remove_containers()
+            say("stopping dockerd")
+            _stop(pid)
+        pid = self.registry_pid()
+        if pid is not None:
+            say("stopping the registry")
+            _stop(pid)
+        self._unmount_leftovers()
+        if self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "daemon": self.daemon_pid(),
+            "registry": self.registry_pid(),
+            "docker_host": self.docker_host,
+            "registry_address": self.registry_address,
+        }
+
+    def start_daemon(self) -> None:
+        log = (self.root / "dockerd.log").open("ab")
+        subprocess.Popen(
+            [
+                "dockerd",
+                "--data-root", str(self.root / "data"),
+                "--exec-root", str(self.root / "exec"),
+                "--pidfile", str(self.root / "dockerd.pid"),
+                "--host", self.docker_host,
+                "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
+            ],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + DAEMON_START_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                self.client(timeout=2).ping()
+                return
+            except (DockerException, requests.exceptions.RequestException):
+                time.sleep(0.1)
+        raise LabError(f"dockerd did not answer on {self.docker_host} within {DAEMON_START_SECONDS:.0f} s:\n"
+                       + self._tail("dockerd.log"))
+
+    def stop_daemon(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop the lab's dockerd (SIGKILL to simulate a crash); its data stays for a restart."""
+        pid = self.daemon_pid()
+        if pid is None:
+            return
+        if sig == signal.SIGKILL:
+            # Killing dockerd leaves its containerd child behind: kill the whole group.
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+            _wait_gone(pid)
+            (self.root / "dockerd.pid").unlink(missing_ok=True)
+        else:
+            _stop(pid)
+
+    # Pieces -------------------------------------------------------------------------------------
+
+    def daemon_pid(self) -> int | None:
+        return _live_pid(self.root / "dockerd.pid", "dockerd")
+
+    def registry_pid(self) -> int | None:
+        return _live_pid(self.root / "registry.pid", "docker-registry")
+
+    def _start_registry(self) -> None:
+        config = self.root / "registry.yml"
+        config.write_text(registry_config(self.root / "registry", self.registry_address,
+                                          self.webhook_url, self.webhook_token))
+        log = (self.root / "registry.log").open("ab")
+        process = subprocess.Popen(
+            ["docker-registry", "serve", str(config)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        (self.root / "registry.pid").write_text(str(process.pid))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LabError(f"the registry exited at start:\n{self._tail('registry.log')}")
+            try:
+                with urllib.request.urlopen(f"http://{self.registry_address}/v2/", timeout=1):
+                    return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        raise LabError(f"the registry did not answer on {self.registry_address}:\n{self._tail('registry.log')}")
+
+    def _push_base_image(self) -> None:
+        repository, tag = self.base_image.rsplit(":", 1)
+        client = self.client()
+        try:
+            client.api.import_image_from_data(
+                busybox_rootfs(), repository=repository, tag=tag, changes=['CMD ["/bin/sh"]']
+            )
+            for line in client.api.push(repository, tag=tag, stream=True, decode=True):
+                if "error" in line:
+                    raise LabError(f"pushing {self.base_image} failed: {line['error']}")
+        finally:
+            client.close()
+
+    def _remove_containers(self) -> None:
+        client = self.client(timeout=30)
+        try:
+            for container in client.containers.list(all=True):
+                container.remove(force=True)
+        except (DockerException, requests.exceptions.RequestException):
+            pass
+        finally:
+            client.close()
+
+    def _unmount_leftovers(self) -> None:
+        # A killed daemon can leave overlay and shm mounts under its roots; unmount them deepest first.
+        with open("/proc/self/mounts") as mounts:
+            points = [line.split()[1] for line in mounts if line.split()[1].startswith(str(self.root) + "/")]
+        for point in sorted(points, key=len, reverse=True):
+            subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+
+    def _tail(self, name: str, lines: int = 15) -> str:
+        path = self.root / name
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def check_tools() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab runs its own dockerd, which needs root: run this as root.")
+    missing = [tool for tool in ("dockerd", "docker-registry") if shutil.which(tool) is None]
+    if not BUSYBOX.exists():
+        missing.append(str(BUSYBOX))
+    if missing:
+        raise LabError(f"the lab needs {', '.join(missing)}: apt-get install {APT_PACKAGES}")
+
+
+def busybox_rootfs() -> bytes:
+    """A tar of a minimal root filesystem: Debian's static busybox and a few applet links."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for folder in ("bin", "tmp", "etc"):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
+            archive.addfile(info)
+        archive.add(str(BUSYBOX), arcname="bin/busybox")
+        for applet in BUSYBOX_APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            archive.addfile(link)
+    return buffer.getvalue()
+
+
+def registry_config(storage: Path, address: str, webhook_url: str, token: str) -> str:
+    config = f"""version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: {storage}
+  delete:
+    enabled: true
+http:
+  addr: {address}
+"""
+    if webhook_url:
+        config += f"""notifications:
+  endpoints:
+    - name: archviz
+      url: {webhook_url}
+      headers:
+        Authorization: [Bearer {token}]
+      timeout: 2s
+      threshold: 10
+      backoff: 1s
+"""
+    return config
+
+
+def _live_pid(pidfile: Path, name: str) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if name.encode() in cmdline else None
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if not _wait_gone(pid, STOP_SECONDS):
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid)
+
+
+def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            # A child we started and that exited stays a zombie until reaped.
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                _reap(pid)
+                return True
+        except (ProcessLookupError, FileNotFoundError):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

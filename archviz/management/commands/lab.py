@@ -1,0 +1,44 @@
+"""`manage.py lab up|down|status`: a real dockerd and registry on loopback, private to archviz."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from archviz.lab import Lab, LabError
+
+
+class Command(BaseCommand):
+    help = "Start, stop or describe the lab: a private dockerd and registry with a base image."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["up", "down", "status"])
+        parser.add_argument("--webhook", default="http://127.0.0.1:8000/hooks/registry/",
+                            help="where the registry sends its notifications ('' for nowhere)")
+        parser.add_argument("--print-env", action="store_true",
+                            help="after `up`, print only `export DOCKER_HOST=…` (for eval in a shell)")
+
+    def handle(self, *args: Any, action: str, webhook: str, print_env: bool, **options: Any) -> None:
+        lab = Lab(settings.ARCHVIZ_LAB_DIR, settings.ARCHVIZ_LAB_REGISTRY_PORT, webhook)
+        say = self.stderr.write if print_env else self.stdout.write
+        try:
+            if action == "up":
+                lab.up(say=say)
+                if print_env:
+                    self.stdout.write(f"export DOCKER_HOST={lab.docker_host}")
+                else:
+                    self.stdout.write(
+                        f"The lab is up. Use it with the docker CLI:\n"
+                        f"  export DOCKER_HOST={lab.docker_host}\n"
+                        f"  docker run --rm {lab.base_image} echo hello"
+                    )
+            elif action == "down":
+                lab.down(say=say)
+                self.stdout.write("The lab is down; nothing of it is running.")
+            else:
+                self.stdout.write(json.dumps(lab.status(), indent=2))
+        except LabError as error:
+            raise CommandError(str(error)) from None

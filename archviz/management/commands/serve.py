@@ -1,0 +1,72 @@
+"""`manage.py serve`: the whole dashboard in one process.
+
+1. Refuse to serve off loopback without a login: binding elsewhere forces ARCHVIZ_REQUIRE_LOGIN on.
+2. Build the ASGI application (HTTP and websockets) and hand it to daphne.
+3. Once daphne's event loop exists, start the daemon watcher in it, so the watcher publishes on the
+   same loop that serves the websockets (the in-memory channel layer is not thread-safe).
+4. On SIGTERM or Ctrl-C daphne stops the loop; the watcher is stopped first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from archviz.watcher import DaemonWatcher
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Command(BaseCommand):
+    help = "Serve the dashboard (HTTP and websockets) and watch the Docker daemon, in one process."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+        parser.add_argument("--no-watch", action="store_true", help="serve only; run `watch` elsewhere")
+
+    def handle(self, *args: Any, host: str, port: int, no_watch: bool, **options: Any) -> None:
+        # daphne.server installs Twisted's asyncio reactor on import: import it before anything else
+        # touches Twisted.
+        from channels.routing import get_default_application
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+        from twisted.internet import reactor
+
+        if not 0 < port < 65536:
+            raise CommandError(f"--port {port} is not a TCP port (1-65535)")
+        if not is_loopback(host) and not settings.ARCHVIZ_REQUIRE_LOGIN:
+            settings.ARCHVIZ_REQUIRE_LOGIN = True
+            self.stdout.write(f"Binding {host}, off loopback: every page and socket now requires a login "
+                              "(create one with: python manage.py createsuperuser).")
+
+        watcher = None if no_watch else DaemonWatcher()
+
+        def ready() -> None:
+            if watcher is not None:
+                loop = asyncio.get_event_loop()
+                loop.create_task(watcher.run())
+                reactor.addSystemEventTrigger("before", "shutdown", watcher.stop)
+            self.stdout.write(f"archviz is serving on http://{host}:{port}/"
+                              + (f" and watching {watcher.address}" if watcher else ""))
+            self.stdout.flush()
+
+        server = Server(
+            application=get_default_application(),
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            signal_handlers=True,
+            ready_callable=ready,
+            verbosity=0,
+        )
+        server.run()

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from archviz.observation import Observation, Source
+
+
+class StoredObservation(models.Model):
+    """An Observation as kept in the store: append-only, ordered by id (dense, in commit order)."""
+
+    time_ns = models.BigIntegerField(help_text="When it happened, in nanoseconds since the Unix epoch")
+    source = models.CharField(max_length=16, choices=[(s.value, s.value) for s in Source])
+    host = models.CharField(max_length=255)
+    kind = models.CharField(max_length=64)
+    subject = models.CharField(max_length=512, blank=True)
+    attributes = models.JSONField(default=dict)
+    correlation = models.CharField(max_length=255, blank=True)
+    key = models.CharField(max_length=64, unique=True, null=True, editable=False)
+
+    class Meta:
+        db_table = "archviz_observation"
+        indexes = [
+            models.Index(fields=["time_ns"], name="observation_time"),
+            models.Index(fields=["host", "time_ns"], name="observation_host_time"),
+            models.Index(fields=["kind", "time_ns"], name="observation_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("observations are append-only: a stored observation is never changed")
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_observation(cls, observation: Observation) -> StoredObservation:
+        return cls(
+            time_ns=observation.time_ns,
+            source=observation.source.value,
+            host=observation.host,
+            kind=observation.kind,
+            subject=observation.subject[:512],
+            attributes=observation.attributes,
+            correlation=observation.correlation[:255],
+            key=observation.key or None,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON shape sent to browsers. time_ns is a string: it does not fit in a JS number."""
+        return {
+            "id": self.pk,
+            "time_ns": str(self.time_ns),
+            "source": self.source,
+            "host": self.host,
+            "kind": self.kind,
+            "subject": self.subject,
+            "attributes": self.attributes,
+            "correlation": self.correlation,
+        }

@@ -1,0 +1,210 @@
+"""The daemon watcher: stream a daemon's /events into the store, and never lose or repeat an event.
+
+1. Connect to the daemon (DOCKER_HOST rules, or an explicit address).
+2. Ask for /events since the last stored event's timeNano (the daemon replays it and what followed,
+   from its buffer of the last 256 events); the event key stores the replayed one only once.
+3. A reading thread hands each event to the asyncio loop at once: the daemon gives a subscriber only
+   about 100 ms per event before it skips it, so reading never waits on the database.
+4. A writer task stores what has arrived in batches and publishes them.
+5. When the stream ends or breaks (the daemon went away), record why, wait with backoff, and go to 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import docker
+import requests
+from channels.db import database_sync_to_async
+from docker.errors import DockerException
+
+from archviz import kinds
+from archviz.models import StoredObservation
+from archviz.observation import Observation, Source
+from archviz.publish import publish
+from archviz.sources.daemon import MalformedEvent, observation_from_event, since_parameter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+BATCH_LIMIT = 1000
+
+
+def docker_host() -> str:
+    """The address the docker CLI and SDK would use, by the usual DOCKER_HOST rule."""
+    return os.environ.get("DOCKER_HOST", "").strip() or DEFAULT_DOCKER_HOST
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first: float = 0.25
+    factor: float = 2.0
+    longest: float = 5.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.first
+        while True:
+            yield delay
+            delay = min(delay * self.factor, self.longest)
+
+
+def unreachable_hint(address: str, error: str) -> str:
+    """What a person can do about a daemon that cannot be reached, in plain words."""
+    lowered = error.lower()
+    if "invalid bind address" in lowered or "not a docker address" in lowered:
+        return (f"DOCKER_HOST={address} is not a Docker address: use unix:///path/to/docker.sock "
+                "or tcp://127.0.0.1:2375, or unset it for the local daemon.")
+    if "permission denied" in lowered:
+        return ("Permission denied on the Docker socket: run archviz as root or as a user in the "
+                "docker group.")
+    if address.startswith("unix://"):
+        return (f"No Docker daemon answers at {address}. Start Docker, set DOCKER_HOST to a running "
+                "daemon, or start archviz's own lab: python manage.py lab up")
+    return (f"No Docker daemon answers at {address}. Check that it runs and listens there, or set "
+            "DOCKER_HOST to a running daemon.")
+
+
+class DaemonWatcher:
+    def __init__(self, address: str | None = None, backoff: Backoff | None = None) -> None:
+        self.address = address or docker_host()
+        self.backoff = backoff or Backoff()
+        self._stopping = asyncio.Event()
+        self._stream_lock = threading.Lock()
+        self._stream: object | None = None
+        self._status: tuple[str, str] | None = None
+        self._established = False
+
+    async def run(self) -> None:
+        """Watch until stop() is called; survives any number of daemon restarts."""
+        queue: asyncio.Queue[Observation] = asyncio.Queue()
+        writer = asyncio.create_task(self._write(queue))
+        delays = self.backoff.delays()
+        try:
+            while not self._stopping.is_set():
+                loop = asyncio.get_running_loop()
+                await queue.join()
+                since = await _last_event_time(self.address)
+                self._established = False
+                try:
+                    await asyncio.to_thread(self._read, loop, queue, since)
+                except Exception as error:  # any failure of the link means "record why, then retry"
+                    reason = _describe(error)
+                else:
+                    reason = "the daemon closed the event stream (it stopped or restarted)"
+                if self._stopping.is_set():
+                    break
+                if self._established:
+                    delays = self.backoff.delays()
+                await queue.join()
+                delay = next(delays)
+                self._report(queue, kinds.WATCHER_UNREACHABLE, reason, retry_in=delay)
+                log.warning("daemon %s: %s; retrying in %.2f s", self.address, reason, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            await queue.join()
+        finally:
+            writer.cancel()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._stream_lock:
+            if self._stream is not None:
+                self._stream.close()  # type: ignore[attr-defined]
+
+    # The reading thread -------------------------------------------------------------------------
+
+    def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Observation], since: int | None) -> None:
+        """Stream events until the daemon goes away (the SDK's iterator simply ends then)."""
+        client = docker.DockerClient(base_url=self.address, version="auto", timeout=10)
+        try:
+            version = client.version()
+            params = {"since": since_parameter(since)} if since is not None else {}
+            stream = client.api.events(decode=True, **params)
+            with self._stream_lock:
+                self._stream = stream
+            self._established = True
+            if self._stopping.is_set():
+                return
+            loop.call_soon_threadsafe(
+                self._report, queue, kinds.WATCHER_CONNECTED,
+                f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})",
+            )
+            for event in stream:
+                try:
+                    observation = observation_from_event(event, self.address)
+                except MalformedEvent as error:
+                    log.warning("daemon %s sent a malformed event (%s): skipped", self.address, error)
+                    continue
+                loop.call_soon_threadsafe(queue.put_nowait, observation)
+        finally:
+            with self._stream_lock:
+                self._stream = None
+            client.close()
+
+    def _report(self, queue: asyncio.Queue[Observation], kind: str, message: str, retry_in: float = 0) -> None:
+        """Record the watcher's link state, only when it changes, in order with the events."""
+        if self._status == (kind, message):
+            return
+        self._status = (kind, message)
+        attributes: dict[str, object] = {"address": self.address, "message": message}
+        if kind == kinds.WATCHER_UNREACHABLE:
+            attributes.update(hint=unreachable_hint(self.address, message), retry_in=retry_in)
+        queue.put_nowait(Observation(
+            time_ns=time.time_ns(), source=Source.WATCHER, host=self.address, kind=kind,
+            subject=self.address, attributes=attributes,
+        ))
+
+    # The writer task ----------------------------------------------------------------------------
+
+    async def _write(self, queue: asyncio.Queue[Observation]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < BATCH_LIMIT and not queue.empty():
+                batch.append(queue.get_nowait())
+            await self._store(batch)
+            for _ in batch:
+                queue.task_done()
+
+    async def _store(self, batch: list[Observation]) -> None:
+        delays = self.backoff.delays()
+        while True:
+            try:
+                await database_sync_to_async(publish)(batch)
+                return
+            except Exception:  # the batch stays in hand until the store takes it
+                delay = next(delays)
+                log.exception("storing %d observations failed; retrying in %.2f s", len(batch), delay)
+                await asyncio.sleep(delay)
+
+
+@database_sync_to_async
+def _last_event_time(host: str) -> int | None:
+    row = (StoredObservation.objects.filter(source=Source.DAEMON.value, host=host)
+           .order_by("-time_ns").values_list("time_ns", flat=True).first())
+    return row
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, requests.exceptions.ConnectionError):
+        root = error.args[0] if error.args else error
+        reason = getattr(root, "reason", None) or root
+        return f"cannot connect: {_innermost(reason)}"
+    if isinstance(error, DockerException):
+        return str(error).replace("Error while fetching server API version: ", "cannot connect: ")
+    return f"{type(error).__name__}: {error}"
+
+
+def _innermost(error: object) -> str:
+    while isinstance(error, BaseException) and error.args and isinstance(error.args[-1], BaseException):
+        error = error.args[-1]
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
+

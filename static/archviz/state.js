@@ -1,0 +1,61 @@
+// The live page's state and how frames change it. Pure: no DOM, no sockets.
+//
+// applyFrame(state, frame) returns {state, resync, added}: the new state, whether the browser must ask
+// for a fresh snapshot (a delta went missing), and the observations this frame added (for drawing).
+
+export const LIMIT = 500;
+
+export function emptyState() {
+  return { seq: 0, observations: new Map(), watchers: new Map() };
+}
+
+function withObservations(state, incoming) {
+  const observations = new Map(state.observations);
+  const watchers = new Map(state.watchers);
+  const added = [];
+  for (const observation of incoming) {
+    if (observation.source === "watcher") watchers.set(observation.host, observation);
+    if (observations.has(observation.id)) continue;
+    observations.set(observation.id, observation);
+    added.push(observation);
+  }
+  const ids = [...observations.keys()].sort((a, b) => a - b);
+  for (const id of ids.slice(0, Math.max(0, ids.length - LIMIT))) observations.delete(id);
+  return { observations, watchers, added: added.filter((o) => observations.has(o.id)) };
+}
+
+export function applyFrame(state, frame) {
+  if (frame.type === "snapshot") {
+    const fresh = withObservations(emptyState(), frame.observations);
+    for (const watcher of frame.watchers) fresh.watchers.set(watcher.host, watcher);
+    return {
+      state: { seq: frame.seq, observations: fresh.observations, watchers: fresh.watchers },
+      resync: false,
+      added: fresh.added,
+    };
+  }
+  if (frame.type === "observations" && frame.observations.length > 0) {
+    const first = frame.observations[0].id;
+    if (first > state.seq + 1) return { state, resync: true, added: [] };
+    const next = withObservations(state, frame.observations);
+    return {
+      state: { seq: Math.max(state.seq, frame.seq), observations: next.observations, watchers: next.watchers },
+      resync: false,
+      added: next.added,
+    };
+  }
+  return { state, resync: false, added: [] };
+}
+
+// Newest first: by daemon time, then by store id.
+export function newestFirst(observations) {
+  return [...observations].sort((a, b) => {
+    const at = BigInt(a.time_ns), bt = BigInt(b.time_ns);
+    if (at !== bt) return at > bt ? -1 : 1;
+    return b.id - a.id;
+  });
+}
+
+export function unreachableWatchers(state) {
+  return [...state.watchers.values()].filter((w) => w.kind === "watcher-unreachable");
+}

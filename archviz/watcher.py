@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import docker
-import requests
 from channels.db import database_sync_to_async
 from docker.errors import DockerException
 
@@ -69,6 +68,21 @@ def unreachable_hint(address: str, error: str) -> str:
                 "daemon, or start archviz's own lab: python manage.py lab up")
     return (f"No Docker daemon answers at {address}. Check that it runs and listens there, or set "
             "DOCKER_HOST to a running daemon.")
+
+
+def daemon_unreachable_reason(address: str) -> str | None:
+    """None when a daemon answers a ping at the address, else why not."""
+    try:
+        client = docker.DockerClient(base_url=address, version="auto", timeout=5)
+    except Exception as error:
+        return _describe(error)
+    try:
+        client.ping()
+    except Exception as error:
+        return _describe(error)
+    finally:
+        client.close()
+    return None
 
 
 class DaemonWatcher:
@@ -191,20 +205,22 @@ def _last_event_time(host: str) -> int | None:
     return row
 
 
+# What the SDK and requests say, buried in nested exceptions, and how to say it plainly.
+_PLAIN_REASONS = (
+    ("No such file or directory", "cannot connect: there is no socket at that path"),
+    ("Connection refused", "cannot connect: connection refused (nothing listens there)"),
+    ("Permission denied", "cannot connect: permission denied on the socket"),
+    ("timed out", "cannot connect: the daemon did not answer in time"),
+    ("Name or service not known", "cannot connect: the host name does not resolve"),
+)
+
+
 def _describe(error: BaseException) -> str:
-    if isinstance(error, requests.exceptions.ConnectionError):
-        root = error.args[0] if error.args else error
-        reason = getattr(root, "reason", None) or root
-        return f"cannot connect: {_innermost(reason)}"
+    """One plain sentence for why the link to a daemon failed."""
+    text = str(error)
+    for needle, plain in _PLAIN_REASONS:
+        if needle in text:
+            return plain
     if isinstance(error, DockerException):
-        return str(error).replace("Error while fetching server API version: ", "cannot connect: ")
-    return f"{type(error).__name__}: {error}"
-
-
-def _innermost(error: object) -> str:
-    while isinstance(error, BaseException) and error.args and isinstance(error.args[-1], BaseException):
-        error = error.args[-1]
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error)
-
+        return text.replace("Error while fetching server API version: ", "cannot connect: ")[:300]
+    return f"{type(error).__name__}: {text}"[:300]

@@ -11,6 +11,7 @@ from pathlib import Path
 from dashboard.env import (
     database_from_url,
     env_bool,
+    env_choice,
     env_int,
     env_list,
     env_secret,
@@ -119,5 +120,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"archviz": {"handlers": ["console"], "level": env_str("ARCHVIZ_LOG_LEVEL", "INFO").upper()}},
+    "loggers": {"archviz": {"handlers": ["console"], "level": env_choice(
+        "ARCHVIZ_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
+    )}},
 }

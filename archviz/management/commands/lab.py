@@ -9,19 +9,24 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from archviz.lab import Lab, LabError
+from archviz.watcher import daemon_unreachable_reason, docker_host, unreachable_hint
 
 
 class Command(BaseCommand):
     help = "Start, stop or describe the lab: a private dockerd and registry with a base image."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["up", "down", "status"])
+        parser.add_argument("action", choices=["up", "down", "status", "ping"],
+                            help="ping: exit 0 when the daemon at DOCKER_HOST answers")
         parser.add_argument("--webhook", default="http://127.0.0.1:8000/hooks/registry/",
                             help="where the registry sends its notifications ('' for nowhere)")
         parser.add_argument("--print-env", action="store_true",
                             help="after `up`, print only `export DOCKER_HOST=…` (for eval in a shell)")
 
     def handle(self, *args: Any, action: str, webhook: str, print_env: bool, **options: Any) -> None:
+        if action == "ping":
+            self._ping()
+            return
         lab = Lab(settings.ARCHVIZ_LAB_DIR, settings.ARCHVIZ_LAB_REGISTRY_PORT, webhook)
         say = self.stderr.write if print_env else self.stdout.write
         try:
@@ -42,3 +47,13 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(lab.status(), indent=2))
         except LabError as error:
             raise CommandError(str(error)) from None
+
+    def _ping(self) -> None:
+        """Exit 0 when the daemon at DOCKER_HOST answers; otherwise say why and exit 1."""
+        address = docker_host()
+        reason = daemon_unreachable_reason(address)
+        if reason is None:
+            self.stdout.write(f"A Docker daemon answers at {address}.")
+            return
+        raise CommandError(f"{address}: {reason}. {unreachable_hint(address, reason)}",
+                           returncode=1)

@@ -30,8 +30,10 @@ def parse_client_frame(text: str | None, data: bytes | None) -> str:
         raise FrameError(f"frame too large: {len(text)} characters, at most {MAX_CLIENT_FRAME}")
     try:
         frame = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except json.JSONDecodeError:
         raise FrameError("frame is not JSON: send {\"type\": \"resync\"}") from None
+    except RecursionError:
+        raise FrameError("frame is nested too deeply: send {\"type\": \"resync\"}") from None
     if not isinstance(frame, dict):
         raise FrameError("frame must be a JSON object with a \"type\"")
     kind = frame.get("type")

@@ -68,9 +68,13 @@ def event_key(host: str, time_ns: int, object_type: str, action: str, actor_id: 
 
 
 def _subject(object_type: str, actor_id: str, attributes: dict[str, Any]) -> str:
-    # Containers and networks are known by name; images by reference; volumes by their name (the ID).
+    # Containers and networks are known by name; images by reference (a tag names the new reference,
+    # while its ID is the image digest); volumes by their name, which is their ID.
+    name = attributes.get("name", "")
     if object_type in {"container", "network", "plugin", "service", "node", "secret", "config"}:
-        return attributes.get("name") or actor_id[:12]
+        return name or actor_id[:12]
+    if object_type == "image" and actor_id.startswith("sha256:") and name and not name.startswith("sha256:"):
+        return name
     return actor_id
 
 

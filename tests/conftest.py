@@ -1,0 +1,127 @@
+"""Shared fixtures. The people in these tests:
+
+- a newcomer, who runs the dashboard against whatever DOCKER_HOST says, possibly nothing;
+- a viewer, an anonymous browser on the live page;
+- the lab: a real dockerd and registry, started once per test session on a private socket and a
+  free loopback port, and stopped (leaving nothing running) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from archviz.lab import Lab
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    # A short path under /tmp: a unix socket path must stay under 108 bytes.
+    the_lab = Lab(Path(tempfile.mkdtemp(prefix="avlab-", dir="/tmp")), registry_port=free_port())
+    try:
+        the_lab.up(say=lambda line: None)
+        yield the_lab
+    finally:
+        the_lab.down(say=lambda line: None)
+
+
+def run_container(lab: Lab, name: str, command: str = "true") -> None:
+    """`docker run --rm --name NAME BASE sh -c COMMAND` against the lab, waiting until it is removed."""
+    client = lab.client()
+    try:
+        client.containers.run(lab.base_image, ["sh", "-c", command], name=name, remove=True, network_mode="none")
+    except Exception as error:  # a non-zero exit is part of some tests
+        if "returned non-zero exit status" not in str(error):
+            raise
+    finally:
+        client.close()
+
+
+@dataclass
+class Dashboard:
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    port: int
+    env: dict[str, str]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def start(self) -> None:
+        self.process = start_serve(self.port, self.env)
+
+
+def start_serve(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port), *extra],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited: {process.stdout.read().decode() if process.stdout else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("serve did not answer within 30 s")
+
+
+def dashboard_env(data_dir: Path, docker_host: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHVIZ_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(ARCHVIZ_DATA_DIR=str(data_dir), DOCKER_HOST=docker_host, PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture
+def dashboard(lab: Lab, tmp_path: Path) -> Iterator[Dashboard]:
+    """`manage.py serve` as a newcomer runs it, in its own process and database, watching the lab."""
+    env = dashboard_env(tmp_path, lab.docker_host)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    the_dashboard = Dashboard(f"http://127.0.0.1:{port}", start_serve(port, env), tmp_path, port, env)
+    yield the_dashboard
+    the_dashboard.stop()
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Debian's Chromium, driven by Playwright; Playwright never downloads a browser of its own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

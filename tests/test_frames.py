@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archviz.frames import MAX_CLIENT_FRAME, FrameError, observations_frame, parse_client_frame
+
+
+def test_a_resync_request_is_understood() -> None:
+    assert parse_client_frame('{"type": "resync"}', None) == "resync"
+
+
+@pytest.mark.parametrize(
+    ("text", "data", "message"),
+    [
+        (None, b"\x00\xff", "binary frames are not accepted"),
+        ("resync", None, "not JSON"),
+        ("", None, "not JSON"),
+        ("[" * 100_000, None, "too large"),
+        ("[" * 3000 + "]" * 3000, None, "too large"),
+        ("[" * 2000 + "]" * 2000, None, "nested too deeply"),
+        ('["resync"]', None, "must be a JSON object"),
+        ('{"type": "drop-tables"}', None, "unknown frame type"),
+        ('{"type": 5}', None, "unknown frame type"),
+        ('{"kind": "resync"}', None, "unknown frame type"),
+        ('{"type": "resync", "since": 0}', None, "unexpected fields"),
+        ('{"type": "resync"', None, "not JSON"),
+    ],
+    ids=["binary", "bare-word", "empty", "huge", "deep-and-large", "deep", "array", "unknown-type",
+         "type-not-string", "no-type", "extra-field", "truncated"],
+)
+def test_broken_and_hostile_frames_are_refused_with_a_reason(text: str | None, data: bytes | None, message: str) -> None:
+    with pytest.raises(FrameError, match=message):
+        parse_client_frame(text, data)
+
+
+def test_the_size_limit_is_about_what_a_resync_needs() -> None:
+    assert MAX_CLIENT_FRAME < 10_000
+
+
+def test_a_delta_frame_carries_the_newest_id_as_its_sequence_number() -> None:
+    frame = json.loads(observations_frame([{"id": 7}, {"id": 8}]))
+    assert (frame["type"], frame["seq"]) == ("observations", 8)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.test import override_settings
+
+from archviz.lab import Lab
+from dashboard.asgi import application
+from tests.conftest import run_container
+from tests.lab_helpers import RunningWatcher, eventually, stored
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+ORIGIN = [(b"origin", b"http://127.0.0.1")]
+# What the SDK's containers.run() makes the daemon do (it waits and reads logs, so it never attaches).
+CONTAINER_STEPS = ["container-create", "container-start", "container-die", "container-destroy"]
+
+
+async def connected() -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=ORIGIN)
+    ok, _ = await communicator.connect()
+    assert ok
+    return communicator
+
+
+@pytest.mark.lab
+async def test_a_container_run_in_the_lab_reaches_the_store_and_the_socket(lab: Lab) -> None:
+    name = f"web-{uuid.uuid4().hex[:8]}"
+    async with RunningWatcher(lab.docker_host):
+        await eventually(lambda: stored(kind="watcher-connected"), what="the watcher connects")
+        communicator = await connected()
+        snapshot = await communicator.receive_json_from()
+        assert snapshot["type"] == "snapshot"
+        await asyncio.to_thread(run_container, lab, name, "exit 3")
+
+        seen: list[dict] = []
+        while [o["kind"] for o in seen] != CONTAINER_STEPS:
+            frame = await communicator.receive_json_from(timeout=10)
+            assert frame["type"] == "observations"
+            seen += [o for o in frame["observations"] if o["subject"] == name]
+        await communicator.disconnect()
+
+    rows = await stored(subject=name)
+    assert [row.kind for row in rows] == CONTAINER_STEPS
+    assert rows[2].attributes["exitCode"] == "3"
+    assert [o["id"] for o in seen] == [row.pk for row in rows]
+
+
+async def test_a_snapshot_lists_the_newest_events_and_the_store_sequence() -> None:
+    communicator = await connected()
+    snapshot = await communicator.receive_json_from()
+    assert snapshot == {"type": "snapshot", "seq": 0, "observations": [], "watchers": []}
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        ("not json", "not JSON"),
+        ('{"type": "exec", "cmd": "rm -rf /"}', "unknown frame type"),
+        ("x" * 100_000, "too large"),
+        (b"\x00\x01", "binary frames are not accepted"),
+    ],
+    ids=["not-json", "unknown-type", "huge", "binary"],
+)
+async def test_hostile_frames_get_an_error_and_the_socket_keeps_working(frame: str | bytes, error: str) -> None:
+    communicator = await connected()
+    await communicator.receive_json_from()
+    if isinstance(frame, bytes):
+        await communicator.send_to(bytes_data=frame)
+    else:
+        await communicator.send_to(text_data=frame)
+    reply = await communicator.receive_json_from()
+    assert reply["type"] == "error" and error in reply["error"]
+    await communicator.send_json_to({"type": "resync"})
+    assert (await communicator.receive_json_from())["type"] == "snapshot"
+    await communicator.disconnect()
+
+
+async def test_a_socket_from_a_foreign_origin_is_refused() -> None:
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=[(b"origin", b"http://evil.example")])
+    ok, _ = await communicator.connect()
+    assert not ok
+
+
+@override_settings(ARCHVIZ_REQUIRE_LOGIN=True)
+async def test_with_login_required_an_anonymous_socket_is_refused() -> None:
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=ORIGIN)
+    ok, _ = await communicator.connect()
+    assert not ok

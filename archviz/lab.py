@@ -138,10 +138,14 @@ class Lab:
         if pid is None:
             return
         if sig == signal.SIGKILL:
-            # Killing dockerd leaves its containerd child behind: kill the whole group.
+            # Killing dockerd leaves its containerd child behind: kill the whole group, and forget
+            # containerd's pid, or the next dockerd waits on a containerd that is dying or a zombie.
+            members = _group_members(os.getpgid(pid))
             os.killpg(os.getpgid(pid), signal.SIGKILL)
-            _wait_gone(pid)
+            for member in members:
+                _wait_gone(member)
             (self.root / "dockerd.pid").unlink(missing_ok=True)
+            (self.root / "exec" / "containerd" / "containerd.pid").unlink(missing_ok=True)
         else:
             _stop(pid)
 
@@ -270,6 +274,18 @@ def _live_pid(pidfile: Path, name: str) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if name.encode() in cmdline else None
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
 
 
 def _stop(pid: int) -> None:

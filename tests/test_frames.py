@@ -30,7 +30,9 @@ def test_a_resync_request_is_understood() -> None:
     ids=["binary", "bare-word", "empty", "huge", "deep-and-large", "deep", "array", "unknown-type",
          "type-not-string", "no-type", "extra-field", "truncated"],
 )
-def test_broken_and_hostile_frames_are_refused_with_a_reason(text: str | None, data: bytes | None, message: str) -> None:
+def test_broken_and_hostile_frames_are_refused_with_a_reason(
+    text: str | None, data: bytes | None, message: str
+) -> None:
     with pytest.raises(FrameError, match=message):
         parse_client_frame(text, data)
 

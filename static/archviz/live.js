@@ -1,6 +1,6 @@
 // The live page: draws the state that state.js keeps. It decides nothing about the data.
 
-import { applyFrame, emptyState, newestFirst, unreachableWatchers } from "./state.js";
+import { applyFrame, emptyState, hasEvents, newestFirst, unreachableWatchers } from "./state.js";
 import { clockTime, details, party } from "./events.js";
 import { openSocket } from "./socket.js";
 
@@ -77,7 +77,7 @@ function drawAdded(added) {
 }
 
 function drawStatus() {
-  $(SELECTORS.empty).hidden = state.observations.size > 0;
+  $(SELECTORS.empty).hidden = hasEvents(state);
   const box = $(SELECTORS.status);
   const down = unreachableWatchers(state);
   if (state.watchers.size === 0) {

@@ -59,3 +59,9 @@ export function newestFirst(observations) {
 export function unreachableWatchers(state) {
   return [...state.watchers.values()].filter((w) => w.kind === "watcher-unreachable");
 }
+
+// Whether anything other than the watcher's own link reports has been seen.
+export function hasEvents(state) {
+  for (const observation of state.observations.values()) if (observation.source !== "watcher") return true;
+  return false;
+}

@@ -52,6 +52,7 @@ def test_a_postgres_url_becomes_a_database_entry() -> None:
     assert database == {
         "ENGINE": "django.db.backends.postgresql", "NAME": "archviz", "USER": "arch@viz",
         "PASSWORD": "p:ss", "HOST": "db.local", "PORT": "6543",
+        "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True,
     }
 
 

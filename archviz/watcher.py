@@ -1,8 +1,9 @@
 """The daemon watcher: stream a daemon's /events into the store, and never lose or repeat an event.
 
 1. Connect to the daemon (DOCKER_HOST rules, or an explicit address).
-2. Ask for /events since the last stored event's timeNano (the daemon replays it and what followed,
-   from its buffer of the last 256 events); the event key stores the replayed one only once.
+2. Ask for /events since the last stored event's timeNano, or since the watcher started when nothing
+   is stored (the daemon replays from its buffer of the last 256 events); the event key stores a
+   replayed event only once.
 3. A reading thread hands each event to the asyncio loop at once: the daemon gives a subscriber only
    about 100 ms per event before it skips it, so reading never waits on the database.
 4. A writer task stores what has arrived in batches and publishes them.
@@ -100,11 +101,13 @@ class DaemonWatcher:
         queue: asyncio.Queue[Observation] = asyncio.Queue()
         writer = asyncio.create_task(self._write(queue))
         delays = self.backoff.delays()
+        # With nothing stored yet, start from now: what happens while we connect is replayed too.
+        started = time.time_ns()
         try:
             while not self._stopping.is_set():
                 loop = asyncio.get_running_loop()
                 await queue.join()
-                since = await _last_event_time(self.address)
+                since = await _last_event_time(self.address) or started
                 self._established = False
                 try:
                     await asyncio.to_thread(self._read, loop, queue, since)
@@ -134,13 +137,12 @@ class DaemonWatcher:
 
     # The reading thread -------------------------------------------------------------------------
 
-    def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Observation], since: int | None) -> None:
+    def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Observation], since: int) -> None:
         """Stream events until the daemon goes away (the SDK's iterator simply ends then)."""
         client = docker.DockerClient(base_url=self.address, version="auto", timeout=10)
         try:
             version = client.version()
-            params = {"since": since_parameter(since)} if since is not None else {}
-            stream = client.api.events(decode=True, **params)
+            stream = client.api.events(decode=True, since=since_parameter(since))
             with self._stream_lock:
                 self._stream = stream
             self._established = True

@@ -55,5 +55,5 @@ class Command(BaseCommand):
         if reason is None:
             self.stdout.write(f"A Docker daemon answers at {address}.")
             return
-        raise CommandError(f"{address}: {reason}. {unreachable_hint(address, reason)}",
-                           returncode=1)
+        self.stderr.write(f"{address}: {reason}. {unreachable_hint(address, reason)}")
+        raise SystemExit(1)

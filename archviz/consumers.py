@@ -8,13 +8,14 @@ from django.conf import settings
 
 from archviz.frames import FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
 from archviz.publish import LIVE_GROUP
+from archviz.sequence import sequence
 from archviz.snapshot import newest_observations, watcher_states
 
 
 @database_sync_to_async
 def _snapshot() -> str:
     observations, seq = newest_observations(settings.ARCHVIZ_SNAPSHOT_SIZE)
-    return snapshot_frame(observations, watcher_states(), seq)
+    return snapshot_frame(observations, watcher_states(), seq, sequence(observations).to_wire())
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -42,4 +43,4 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=await _snapshot())
 
     async def observations_added(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=observations_frame(message["observations"]))
+        await self.send(text_data=observations_frame(message["observations"], message["sequence"]))

@@ -2,8 +2,10 @@
 
 Server -> browser (JSON text frames; `seq` is the store id of the newest observation the frame
 accounts for, so the browser can tell when a delta went missing and ask for a fresh snapshot):
-  {"type": "snapshot", "seq": N, "observations": [...], "watchers": [...]}
-  {"type": "observations", "seq": N, "observations": [...]}
+  {"type": "snapshot", "seq": N, "observations": [...], "watchers": [...], "sequence": {...}}
+  {"type": "observations", "seq": N, "observations": [...], "sequence": {...}}
+`sequence` holds {"participants", "messages", "interactions"}: the whole diagram of the snapshot's
+observations, or what a delta's observations add to it (see archviz.sequence).
   {"type": "error", "error": "what was wrong with the frame the browser sent"}
 Browser -> server:
   {"type": "resync"}   send me a fresh snapshot
@@ -44,12 +46,15 @@ def parse_client_frame(text: str | None, data: bytes | None) -> str:
     return kind
 
 
-def snapshot_frame(observations: list[dict[str, Any]], watchers: list[dict[str, Any]], seq: int) -> str:
-    return json.dumps({"type": "snapshot", "seq": seq, "observations": observations, "watchers": watchers})
+def snapshot_frame(observations: list[dict[str, Any]], watchers: list[dict[str, Any]], seq: int,
+                   sequence: dict[str, Any]) -> str:
+    return json.dumps({"type": "snapshot", "seq": seq, "observations": observations, "watchers": watchers,
+                       "sequence": sequence})
 
 
-def observations_frame(observations: list[dict[str, Any]]) -> str:
-    return json.dumps({"type": "observations", "seq": observations[-1]["id"], "observations": observations})
+def observations_frame(observations: list[dict[str, Any]], sequence: dict[str, Any]) -> str:
+    return json.dumps({"type": "observations", "seq": observations[-1]["id"], "observations": observations,
+                       "sequence": sequence})
 
 
 def error_frame(message: str) -> str:

@@ -13,6 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from archviz.live_sequence import sequence_delta
 from archviz.models import StoredObservation
 from archviz.observation import Observation
 
@@ -45,5 +46,10 @@ def _broadcast(rows: list[StoredObservation]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "observations.added", "observations": [row.to_wire() for row in rows]}
+    observations = [row.to_wire() for row in rows]
+    message = {
+        "type": "observations.added",
+        "observations": observations,
+        "sequence": sequence_delta(observations).to_wire(),
+    }
     async_to_sync(layer.group_send)(LIVE_GROUP, message)

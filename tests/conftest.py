@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from archviz import live_sequence
 from archviz.lab import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_live_sequence() -> Iterator[None]:
+    live_sequence.reset()
+    yield
+    live_sequence.reset()
 
 
 @pytest.fixture(scope="session")

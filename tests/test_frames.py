@@ -42,5 +42,5 @@ def test_the_size_limit_is_about_what_a_resync_needs() -> None:
 
 
 def test_a_delta_frame_carries_the_newest_id_as_its_sequence_number() -> None:
-    frame = json.loads(observations_frame([{"id": 7}, {"id": 8}]))
+    frame = json.loads(observations_frame([{"id": 7}, {"id": 8}], {}))
     assert (frame["type"], frame["seq"]) == ("observations", 8)

@@ -36,22 +36,29 @@ async def test_a_container_run_in_the_lab_reaches_the_store_and_the_socket(lab: 
         await asyncio.to_thread(run_container, lab, name, "exit 3")
 
         seen: list[dict] = []
+        labels: list[str] = []
         while [o["kind"] for o in seen] != CONTAINER_STEPS:
             frame = await communicator.receive_json_from(timeout=10)
             assert frame["type"] == "observations"
             seen += [o for o in frame["observations"] if o["subject"] == name]
+            labels += [m["label"] for m in frame["sequence"]["messages"]]
         await communicator.disconnect()
 
     rows = await stored(subject=name)
     assert [row.kind for row in rows] == CONTAINER_STEPS
     assert rows[2].attributes["exitCode"] == "3"
     assert [o["id"] for o in seen] == [row.pk for row in rows]
+    assert f"create container {name} from {lab.base_image}" in labels
+    assert f"{name} exited with code 3" in labels
 
 
 async def test_a_snapshot_lists_the_newest_events_and_the_store_sequence() -> None:
     communicator = await connected()
     snapshot = await communicator.receive_json_from()
-    assert snapshot == {"type": "snapshot", "seq": 0, "observations": [], "watchers": []}
+    assert snapshot == {
+        "type": "snapshot", "seq": 0, "observations": [], "watchers": [],
+        "sequence": {"participants": [], "messages": [], "interactions": []},
+    }
     await communicator.disconnect()
 
 

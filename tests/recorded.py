@@ -1,0 +1,30 @@
+"""Recorded real daemon event streams (tests/data/*.jsonl, taken from the lab), in the store's wire shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from archviz.models import StoredObservation
+from archviz.sources.daemon import observation_from_event
+
+DATA = Path(__file__).parent / "data"
+LAB_HOST = "unix:///tmp/archviz-lab/docker.sock"
+
+
+def recorded(*names: str, shift_ns: dict[int, int] | None = None) -> list[dict[str, Any]]:
+    """The named recordings, one after another, as observations with store ids 1, 2, …; `shift_ns`
+    moves the observation at a (0-based) position and all after it later in time."""
+    observations = []
+    for name in names:
+        for line in (DATA / f"{name}.jsonl").read_text().splitlines():
+            observations.append(observation_from_event(json.loads(line), LAB_HOST))
+    wire = []
+    shift = 0
+    for index, observation in enumerate(observations):
+        shift += (shift_ns or {}).get(index, 0)
+        row = StoredObservation.from_observation(observation)
+        row.pk, row.time_ns = index + 1, row.time_ns + shift
+        wire.append(row.to_wire())
+    return wire

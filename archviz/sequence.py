@@ -23,6 +23,8 @@ IMAGE_NOT_FOUND = "image not found locally"
 SIGNALS = {"1": "SIGHUP", "2": "SIGINT", "3": "SIGQUIT", "9": "SIGKILL", "15": "SIGTERM", "19": "SIGSTOP"}
 
 REQUEST, REPLY, SELF, NOTE = "request", "reply", "self", "note"
+# The parties, in the order the legend and the filters list them.
+ROLES = ("user", "client", "daemon", "runtime", "registry")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,5 +8,7 @@ from archviz import views
 urlpatterns = [
     path("", views.live, name="live"),
     path("api/health", views.health, name="health"),
+    path("api/observations/<int:pk>", views.observation, name="observation"),
+    path("api/sequence.mmd", views.sequence_mermaid, name="sequence-mermaid"),
     path("admin/", admin.site.urls),
 ]

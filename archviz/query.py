@@ -1,0 +1,44 @@
+"""Reading query-string values from outside: each reader raises QueryError with a message naming the fix."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+MAX_VALUE = 64
+# Unix seconds accepted: from the epoch to the year 3000.
+LATEST_SECONDS = 32_503_680_000
+
+
+class QueryError(ValueError):
+    """A query-string value archviz cannot use; the message says what to send instead."""
+
+
+def parse_instant(name: str, value: str) -> int:
+    """Unix seconds (`1795348000.5`) or ISO 8601 (`2026-11-22T12:00:00Z`) -> nanoseconds since the epoch."""
+    text = value.strip()
+    example = f"use Unix seconds (e.g. {name}=1795348000) or ISO 8601 (e.g. {name}=2026-11-22T12:00:00Z)"
+    if not text or len(text) > MAX_VALUE:
+        raise QueryError(f"{name} is {'empty' if not text else 'too long'}: {example}")
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise QueryError(f"{name}={text!r} is neither Unix seconds nor ISO 8601: {example}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = moment.timestamp()
+    if not math.isfinite(seconds) or not 0 <= seconds <= LATEST_SECONDS:
+        raise QueryError(f"{name}={text!r} is out of range: {example}")
+    return round(seconds * 1_000_000_000)
+
+
+def time_range(query: dict[str, str]) -> tuple[int | None, int | None]:
+    """`since` and `until` from a query string; either may be missing."""
+    since = parse_instant("since", query["since"]) if "since" in query else None
+    until = parse_instant("until", query["until"]) if "until" in query else None
+    if since is not None and until is not None and since > until:
+        raise QueryError("since is after until: swap them")
+    return since, until

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 MAX_VALUE = 64
 # Unix seconds accepted: from the epoch to the year 3000.
 LATEST_SECONDS = 32_503_680_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class QueryError(ValueError):
@@ -21,18 +22,18 @@ def parse_instant(name: str, value: str) -> int:
     if not text or len(text) > MAX_VALUE:
         raise QueryError(f"{name} is {'empty' if not text else 'too long'}: {example}")
     try:
-        seconds = float(text)
-    except ValueError:
+        seconds = Decimal(text)
+    except InvalidOperation:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise QueryError(f"{name}={text!r} is neither Unix seconds nor ISO 8601: {example}") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        seconds = moment.timestamp()
-    if not math.isfinite(seconds) or not 0 <= seconds <= LATEST_SECONDS:
+        seconds = Decimal((moment - EPOCH) // timedelta(microseconds=1)) / 1_000_000
+    if not seconds.is_finite() or not 0 <= seconds <= LATEST_SECONDS:
         raise QueryError(f"{name}={text!r} is out of range: {example}")
-    return round(seconds * 1_000_000_000)
+    return int(seconds * 1_000_000_000)
 
 
 def time_range(query: dict[str, str]) -> tuple[int | None, int | None]:

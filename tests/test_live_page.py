@@ -17,7 +17,7 @@ STEPS = ("container-create", "container-start", "container-die", "container-dest
 
 def rows_of(page, name: str) -> list[str]:  # noqa: ANN001 - a Playwright page
     return page.eval_on_selector_all(
-        "#events tbody tr", "(rows, name) => rows.filter(r => r.children[2].textContent === name)"
+        "#events tbody tr", "(rows, name) => rows.filter(r => r.children[2].firstChild.textContent === name)"
         ".map(r => r.dataset.kind)", name,
     )
 

@@ -5,6 +5,8 @@ import { COLUMN, ROW, columnX, orderedParticipants, rowColumns, spanColumns, vis
 
 const SVG = "http://www.w3.org/2000/svg";
 const OVERSCAN = 600;
+// The drawing grows in steps, so that most appends change no size and cause no layout.
+const GROWTH = 1024;
 const LABEL_CHARS = 30;
 
 function node(name, attributes = {}, text = null) {
@@ -175,17 +177,28 @@ export function createSequenceView({ scroller, header, onSelect }) {
   let range = [0, 0];
   let selected = null;
   let scheduled = false;
+  let stickToBottom = false;
+  let svgHeight = 0;
+
+  function drawingHeight() {
+    return Math.max(Math.ceil((diagram.height + ROW) / GROWTH) * GROWTH, scroller.clientHeight);
+  }
 
   function sizeAndColumns() {
+    svgHeight = drawingHeight();
     svg.setAttribute("width", width(diagram));
-    svg.setAttribute("height", Math.max(diagram.height + ROW, scroller.clientHeight));
+    svg.setAttribute("height", svgHeight);
     header.replaceChildren(headerNode(diagram));
-    layers.lifelines.replaceChildren(lifelines(diagram, Math.max(diagram.height + ROW, scroller.clientHeight)));
+    layers.lifelines.replaceChildren(lifelines(diagram, svgHeight));
   }
 
   function drawWindow() {
     scheduled = false;
     if (!diagram) return;
+    if (stickToBottom) {
+      stickToBottom = false;
+      scroller.scrollTop = Math.max(0, diagram.height + ROW - scroller.clientHeight);
+    }
     const [first, end] = visibleRows(diagram, scroller.scrollTop - OVERSCAN, scroller.scrollTop + scroller.clientHeight + OVERSCAN);
     for (const [index, element] of drawn) {
       if (index < first || index >= end) {
@@ -227,14 +240,13 @@ export function createSequenceView({ scroller, header, onSelect }) {
     },
     appended(result) {
       if (result.relaid || result.columnsChanged) return this.reset(diagram);
-      {
-        const height = Math.max(diagram.height + ROW, scroller.clientHeight);
-        svg.setAttribute("height", height);
-        for (const line of layers.lifelines.querySelectorAll("line")) line.setAttribute("y2", height);
+      if (drawingHeight() !== svgHeight) {
+        svgHeight = drawingHeight();
+        svg.setAttribute("height", svgHeight);
+        for (const line of layers.lifelines.childNodes[0].childNodes) line.setAttribute("y2", svgHeight);
       }
-      // Rows past the drawn window are drawn on the next frame only if they come into view.
-      if (result.firstNewRow <= range[1]) schedule();
-      else layers.frames.replaceChildren(frames(diagram, range[0], range[1]));
+      // New rows and changed boxes are drawn with the next frame, once however many arrive before it.
+      schedule();
     },
     select(id) {
       selected = id;
@@ -248,10 +260,10 @@ export function createSequenceView({ scroller, header, onSelect }) {
       schedule();
     },
     atBottom() {
-      return scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 8;
+      return scroller.scrollTop + scroller.clientHeight >= diagram.height + ROW - 8;
     },
     scrollToBottom() {
-      scroller.scrollTop = scroller.scrollHeight;
+      stickToBottom = true;
       schedule();
     },
     drawnCount: () => drawn.size,

@@ -136,7 +136,11 @@ def test_following_pauses_when_scrolled_up_and_counts_what_is_new(chromium, dash
     assert page.locator("#jump-latest").is_hidden()
     page.keyboard.press("k")
     assert page.locator("#details").is_visible()
-    assert page.locator("svg.sequence g.message.selected").count() == 1
+    selected = page.locator("svg.sequence g.message.selected")
+    assert selected.count() == 1
+    assert "remove container later-" in selected.locator("title").text_content()
+    page.keyboard.press("k")
+    assert "from network none" in page.locator("#details .details-title").text_content()
     page.close()
 
 

@@ -246,13 +246,17 @@ $(SELECTORS.scroller).addEventListener("wheel", (event) => {
   if (event.deltaY < 0 && following) setFollowing(false);
 }, { passive: true });
 
+// With nothing selected, stepping back starts from the newest arrow and stepping on from the oldest.
+const stepOn = () => select(Math.min(selectedRow + 1, diagram.rows.length - 1));
+const stepBack = () => select(selectedRow < 0 ? diagram.rows.length - 1 : Math.max(selectedRow - 1, 0));
+
 const KEYS = {
-  j: () => select(Math.min(selectedRow + 1, diagram.rows.length - 1)),
-  ArrowDown: () => select(Math.min(selectedRow + 1, diagram.rows.length - 1)),
-  k: () => select(Math.max(selectedRow - 1, 0)),
-  ArrowUp: () => select(Math.max(selectedRow - 1, 0)),
-  PageDown: () => select(Math.min(selectedRow + 1, diagram.rows.length - 1)),
-  PageUp: () => select(Math.max(selectedRow - 1, 0)),
+  j: stepOn,
+  ArrowDown: stepOn,
+  PageDown: stepOn,
+  k: stepBack,
+  ArrowUp: stepBack,
+  PageUp: stepBack,
   f: () => setFollowing(!following),
   End: () => setFollowing(true),
   Escape: () => select(-1),

@@ -32,6 +32,14 @@ DAEMON_KINDS: frozenset[str] = frozenset(
 # A daemon event whose type or action this version of archviz does not know (a newer daemon).
 DAEMON_OTHER = "daemon-other"
 
+# Registry notifications: "registry-<action>"; a pull by HEAD is an existence check, not a download.
+REGISTRY_KINDS: dict[str, str] = {
+    "registry-push": "a blob or manifest was uploaded to a repository",
+    "registry-pull": "a blob or manifest was downloaded (GET) or checked for existence (HEAD)",
+    "registry-mount": "a blob was mounted from another repository of the same registry, without an upload",
+    "registry-delete": "a manifest or tag was deleted",
+}
+
 WATCHER_CONNECTED = "watcher-connected"
 WATCHER_UNREACHABLE = "watcher-unreachable"
 
@@ -40,4 +48,4 @@ WATCHER_KINDS: dict[str, str] = {
     WATCHER_UNREACHABLE: "the watcher cannot reach a daemon; it says why and keeps retrying",
 }
 
-ALL_KINDS: frozenset[str] = DAEMON_KINDS | {DAEMON_OTHER} | frozenset(WATCHER_KINDS)
+ALL_KINDS: frozenset[str] = DAEMON_KINDS | {DAEMON_OTHER} | frozenset(WATCHER_KINDS) | frozenset(REGISTRY_KINDS)

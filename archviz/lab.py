@@ -42,7 +42,8 @@ class LabError(Exception):
 class Lab:
     root: Path
     registry_port: int = 5000
-    webhook_url: str = ""
+    # Where the registry sends its notifications (each endpoint gets every event, with the bearer token).
+    webhooks: tuple[str, ...] = ()
 
     @property
     def socket(self) -> Path:
@@ -160,7 +161,7 @@ class Lab:
     def _start_registry(self) -> None:
         config = self.root / "registry.yml"
         config.write_text(registry_config(self.root / "registry", self.registry_address,
-                                          self.webhook_url, self.webhook_token))
+                                          self.webhooks, self.webhook_token))
         log = (self.root / "registry.log").open("ab")
         process = subprocess.Popen(
             ["docker-registry", "serve", str(config)],
@@ -241,7 +242,7 @@ def busybox_rootfs() -> bytes:
     return buffer.getvalue()
 
 
-def registry_config(storage: Path, address: str, webhook_url: str, token: str) -> str:
+def registry_config(storage: Path, address: str, webhooks: tuple[str, ...], token: str) -> str:
     config = f"""version: 0.1
 log:
   level: info
@@ -253,11 +254,11 @@ storage:
 http:
   addr: {address}
 """
-    if webhook_url:
-        config += f"""notifications:
-  endpoints:
-    - name: archviz
-      url: {webhook_url}
+    if webhooks:
+        config += "notifications:\n  endpoints:\n"
+    for number, url in enumerate(webhooks):
+        config += f"""    - name: endpoint-{number}
+      url: {url}
       headers:
         Authorization: [Bearer {token}]
       timeout: 2s

@@ -6,8 +6,9 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-# Paths that carry their own authentication (the admin's login form) or hold nothing private.
-OPEN_PREFIXES = ("/admin/", "/static/", "/api/health")
+# Paths that carry their own authentication (the admin's login form, the webhook's bearer token) or hold
+# nothing private.
+OPEN_PREFIXES = ("/admin/", "/static/", "/api/health", "/hooks/")
 
 
 def require_login(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:

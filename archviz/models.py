@@ -60,3 +60,39 @@ class StoredObservation(models.Model):
             "attributes": self.attributes,
             "correlation": self.correlation,
         }
+
+
+class AuditEvent(models.Model):
+    """One registry notification event, kept for the audit trail. `event_id` makes a redelivery a no-op."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    time_ns = models.BigIntegerField(help_text="When the registry says it happened, in ns since the epoch")
+    action = models.CharField(max_length=8)
+    repository = models.CharField(max_length=255)
+    tag = models.CharField(max_length=128, blank=True)
+    digest = models.CharField(max_length=300, blank=True)
+    media_type = models.CharField(max_length=255, blank=True)
+    target_kind = models.CharField(max_length=8, help_text="manifest, blob or tag")
+    size = models.BigIntegerField(null=True)
+    from_repository = models.CharField(max_length=255, blank=True)
+    request_addr = models.CharField(max_length=255, blank=True, help_text="the client's address")
+    request_method = models.CharField(max_length=16, blank=True, help_text="HEAD is an existence check")
+    request_useragent = models.CharField(max_length=1024, blank=True)
+    request_host = models.CharField(max_length=255, blank=True)
+    actor = models.CharField(max_length=255, blank=True)
+    source_addr = models.CharField(max_length=255, blank=True)
+    source_instance = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        db_table = "archviz_registry_event"
+        indexes = [
+            models.Index(fields=["time_ns", "id"], name="audit_time"),
+            models.Index(fields=["repository", "time_ns", "id"], name="audit_repository_time"),
+            models.Index(fields=["action", "time_ns", "id"], name="audit_action_time"),
+            models.Index(fields=["digest"], name="audit_digest"),
+            models.Index(fields=["actor", "time_ns"], name="audit_actor_time"),
+            models.Index(fields=["request_addr", "time_ns"], name="audit_addr_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.repository} {self.tag or self.digest[:19]}"

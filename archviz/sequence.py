@@ -71,6 +71,8 @@ class Interaction:
     container: str = ""
     image: str = ""
     kinds: set[str] = field(default_factory=set)
+    block: str = ""  # the block its registry transfer's arrows share
+    seen_registry: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "blocks": dict(self.blocks)}
@@ -124,6 +126,18 @@ def normalize_reference(reference: str) -> str:
         return reference
     last = reference.rsplit("/", 1)[-1]
     return reference if ":" in last else f"{reference}:latest"
+
+
+def repository_of(reference: str) -> str:
+    """`127.0.0.1:5000/lab/app:1` -> `lab/app`; `busybox` -> `library/busybox` (as Docker Hub names it)."""
+    name = reference.split("@", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name.rsplit(":", 1)[0]
+    return name if "/" in name or registry_host(reference) != "docker.io" else f"library/{name}"
 
 
 def registry_host(reference: str) -> str:
@@ -298,6 +312,54 @@ for _object in ("plugin", "service", "node", "secret", "config"):
         RULES.setdefault(f"{_object}-{_action}", _client_asks)
 
 
+# Registry rules ---------------------------------------------------------------------------------------
+
+
+def _sender_of_registry_request(o: dict[str, Any]) -> str:
+    """The daemon talks to registries with a user agent of its own; anything else is a client (curl, …)."""
+    return DAEMON if o["attributes"].get("user_agent", "").startswith("docker/") else CLIENT
+
+
+def _blob(o: dict[str, Any]) -> str:
+    attributes = o["attributes"]
+    size = attributes.get("size")
+    return f"blob {short_id(attributes.get('digest', ''))}" + (f" ({human_size(size)})" if size else "")
+
+
+@rule("registry-push", "registry-pull")
+def _registry_transfer(o: dict[str, Any]) -> list[Arrow]:
+    attributes = o["attributes"]
+    method = attributes.get("method") or ("PUT" if o["kind"] == "registry-push" else "GET")
+    what = _blob(o) if attributes.get("target") == "blob" else f"manifest {o['subject']}"
+    if method == "HEAD":
+        label = f"does {what.split(' (')[0]} exist? (HEAD)"
+    elif o["kind"] == "registry-push":
+        label = f"upload {what}"
+    else:
+        label = f"download {what}"
+    return [Arrow(_sender_of_registry_request(o), REGISTRY, REQUEST, label)]
+
+
+@rule("registry-mount")
+def _registry_mount(o: dict[str, Any]) -> list[Arrow]:
+    source = o["attributes"].get("from_repository", "")
+    return [Arrow(_sender_of_registry_request(o), REGISTRY, REQUEST, f"mount {_blob(o)} from {source}")]
+
+
+@rule("registry-delete")
+def _registry_delete(o: dict[str, Any]) -> list[Arrow]:
+    what = "tag" if o["attributes"].get("target") == "tag" else o["attributes"].get("target", "manifest")
+    return [Arrow(_sender_of_registry_request(o), REGISTRY, REQUEST, f"delete {what} {o['subject']}")]
+
+
+def human_size(size: int) -> str:
+    value, unit = float(size), 0
+    units = ("B", "kB", "MB", "GB", "TB")
+    while value >= 1000 and unit < len(units) - 1:
+        value, unit = value / 1000, unit + 1
+    return f"{value:.0f} {units[unit]}" if unit == 0 else f"{value:.1f} {units[unit]}"
+
+
 @rule("daemon-other")
 def _other(o: dict[str, Any]) -> list[Arrow]:
     attributes = o["attributes"]
@@ -319,6 +381,8 @@ def _unreachable(o: dict[str, Any]) -> list[Arrow]:
 
 def participant_for(role: str, observation: dict[str, Any]) -> Participant:
     host = observation["host"]
+    if observation["source"] == "registry" and role == REGISTRY:
+        return Participant(f"registry:{host}", REGISTRY, f"Registry {host}")
     if role == DAEMON:
         return Participant(f"daemon:{host}", DAEMON, f"Daemon {host_label(host)}")
     if role == RUNTIME:
@@ -326,8 +390,10 @@ def participant_for(role: str, observation: dict[str, Any]) -> Participant:
     if role == REGISTRY:
         registry = registry_host(observation["subject"])
         return Participant(f"registry:{registry}", REGISTRY, f"Registry {registry}")
-    agent = observation["attributes"].get("user_agent") if observation["source"] == "tap" else None
-    return Participant(f"client:{agent or 'docker'}", CLIENT, f"Client {agent}" if agent else "Client")
+    agent = observation["attributes"].get("user_agent") if observation["source"] in {"tap", "registry"} else None
+    if not agent:
+        return Participant("client:docker", CLIENT, "Client")
+    return Participant(f"client:{agent}", CLIENT, f"Client {agent.split(' ', 1)[0][:40]}")
 
 
 def host_label(host: str) -> str:
@@ -348,11 +414,16 @@ class Sequencer:
         self.interactions: dict[str, Interaction] = {}
         self._open: dict[str, str] = {}  # grouping key -> open interaction id
         self._pulls: dict[str, tuple[str, str, int]] = {}  # image ref -> (interaction, block, time)
+        # (registry host, repository) -> (interaction, block, time, daemon) of the newest registry transfer
+        self._transfers: dict[tuple[str, str], tuple[str, str, int, str]] = {}
 
     def add(self, observation: dict[str, Any]) -> Delta:
         delta = Delta()
         arrows = RULES.get(observation["kind"], _unknown)(observation)
         interaction, block = self._group(observation, delta)
+        if interaction is not None and observation["source"] == "daemon" and interaction.seen_registry:
+            # The registry's own notifications already drew these arrows; do not guess them again.
+            arrows = [a for a in arrows if REGISTRY not in (a.sender, a.receiver)]
         for index, arrow in enumerate(arrows):
             sender = self._participant(arrow.sender, observation, delta)
             receiver = self._participant(arrow.receiver, observation, delta)
@@ -365,11 +436,22 @@ class Sequencer:
         return delta
 
     def _participant(self, role: str, observation: dict[str, Any], delta: Delta) -> str:
-        participant = participant_for(role, observation)
+        if role == DAEMON and observation["source"] == "registry":
+            participant = self._daemon_seen_by_registry(observation)
+        else:
+            participant = participant_for(role, observation)
         if participant.id not in self.participants:
             self.participants[participant.id] = participant
             delta.participants.append(participant)
         return participant.id
+
+    def _daemon_seen_by_registry(self, o: dict[str, Any]) -> Participant:
+        """A registry sees a daemon only by its address: when archviz watches exactly one daemon, it is that one."""
+        daemons = [p for p in self.participants.values() if p.role == DAEMON and not p.id.startswith("daemon:at ")]
+        if len(daemons) == 1:
+            return daemons[0]
+        client = o["attributes"].get("client", "") or "unknown"
+        return Participant(f"daemon:at {client}", DAEMON, f"Daemon at {client}")
 
     def _group(self, o: dict[str, Any], delta: Delta) -> tuple[Interaction | None, str | None]:
         kind, now = o["kind"], int(o["time_ns"])
@@ -394,10 +476,27 @@ class Sequencer:
         elif kind in {"network-connect", "network-disconnect"} and attributes.get("container"):
             key = f"container:{o['host']}:{attributes['container']}"
             interaction = self._open_interaction(key, now) or self._new(key, f"i{o['id']}", _title(o), now)
-        elif kind == "image-pull":
-            interaction = self._new(f"pull:{o['id']}", f"i{o['id']}", _title(o), now)
-            block = f"b{o['id']}"
-            self._pulls[normalize_reference(o["subject"])] = (interaction.id, block, now)
+        elif kind.startswith("registry-"):
+            registry, repository = o["host"], attributes.get("repository", "")
+            key = f"registry:{registry}:{repository}:{attributes.get('client', '')}"
+            interaction = self._open_interaction(key, now)
+            if interaction is None:
+                interaction = self._new(key, f"i{o['id']}", _title(o), now)
+                interaction.block = f"b{o['id']}"
+            interaction.seen_registry = True
+            block = interaction.block
+            self._transfers[(registry, repository)] = (interaction.id, block, now, "")
+        elif kind in {"image-pull", "image-push"}:
+            reference = o["subject"]
+            transfer = self._transfers.get((registry_host(reference), repository_of(reference)))
+            if transfer is not None and now - transfer[2] <= PULL_THEN_CREATE_NS:
+                interaction, block = self.interactions[transfer[0]], transfer[1]
+                interaction.title = _title(o)
+            else:
+                interaction = self._new(f"{kind}:{o['id']}", f"i{o['id']}", _title(o), now)
+                block = f"b{o['id']}"
+            if kind == "image-pull":
+                self._pulls[normalize_reference(reference)] = (interaction.id, block, now)
         else:
             key = f"{kind.partition('-')[0]}:{o['host']}:{o['correlation'] or o['subject']}"
             interaction = self._open_interaction(key, now) or self._new(key, f"i{o['id']}", _title(o), now)
@@ -455,6 +554,10 @@ def _title(o: dict[str, Any]) -> str:
         "container-exec-create": f"docker exec {subject}",
         "image-pull": f"docker pull {subject}",
         "image-push": f"docker push {subject}",
+        "registry-push": f"push to {o['host']}/{o['attributes'].get('repository', '')}",
+        "registry-pull": f"pull from {o['host']}/{o['attributes'].get('repository', '')}",
+        "registry-mount": f"push to {o['host']}/{o['attributes'].get('repository', '')}",
+        "registry-delete": f"delete in {o['host']}/{o['attributes'].get('repository', '')}",
         "image-tag": f"docker tag {subject}",
         "image-untag": f"docker rmi {short_id(subject)}",
         "image-delete": f"docker rmi {short_id(subject)}",

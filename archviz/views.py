@@ -1,14 +1,21 @@
 from __future__ import annotations
 
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import hmac
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from archviz.audit import AuditFilter, blobs_query, chart, export_lines, ingest, page, parse_cursor, wire
 from archviz.mermaid import to_mermaid
 from archviz.models import StoredObservation
 from archviz.query import QueryError, time_range
 from archviz.sequence import ROLES, sequence
+from archviz.sources.registry import ACTIONS, MAX_BODY, EnvelopeError, parse_envelope
 from archviz.watcher import docker_host
 
 # A Mermaid export folds at most this many observations (the text is cut at 50,000 characters anyway).
@@ -51,3 +58,98 @@ def sequence_mermaid(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(time_ns__lte=until)
     diagram = sequence(row.to_wire() for row in rows[:EXPORT_OBSERVATIONS])
     return HttpResponse(to_mermaid(diagram), content_type="text/plain; charset=utf-8")
+
+
+# The registry audit trail ---------------------------------------------------------------------------
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt  # the registry authenticates with a bearer token, not a cookie
+@require_POST
+def registry_hook(request: HttpRequest) -> JsonResponse:
+    """Notifications of the Docker registry: each event stored once, answered 2xx only after commit."""
+    token = settings.ARCHVIZ_REGISTRY_TOKEN
+    if not token:
+        return _error("the registry webhook is off: set ARCHVIZ_REGISTRY_TOKEN, and have the registry send it "
+                      "as 'Authorization: Bearer <token>' (notifications.endpoints[].headers)", 503)
+    sent = request.headers.get("Authorization", "").encode()
+    if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+        return _error("wrong or missing bearer token: send 'Authorization: Bearer <ARCHVIZ_REGISTRY_TOKEN>'", 401)
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return _error("Content-Length is not a number", 400)
+    if declared > MAX_BODY:
+        return _error(f"body of {declared} bytes is over the {MAX_BODY}-byte limit", 413)
+    try:
+        events = parse_envelope(request.body, request.headers.get("Content-Type", ""))
+    except RequestDataTooBig:
+        return _error(f"body is over the {MAX_BODY}-byte limit", 413)
+    except EnvelopeError as error:
+        return _error(str(error), error.status)
+    stored = ingest(events)
+    return JsonResponse({"stored": stored, "duplicates": len(events) - stored})
+
+
+def _audit_filter(request: HttpRequest) -> AuditFilter:
+    return AuditFilter.from_query(request.GET.dict())
+
+
+@require_GET
+def registry_page(request: HttpRequest) -> HttpResponse:
+    try:
+        audit_filter = _audit_filter(request)
+        rows, cursor = page(audit_filter, parse_cursor(request.GET.get("before", "")))
+    except QueryError as error:
+        return render(request, "archviz/registry.html", {"error": str(error), "rows": [], "query": {}}, status=400)
+    query = audit_filter.as_query()
+    for row in rows:
+        row.blobs_query = blobs_query(row)
+    return render(request, "archviz/registry.html", {
+        "rows": rows, "filter": audit_filter, "query": query, "query_string": urlencode(query),
+        "next_page": urlencode({**query, "before": cursor}) if cursor else None,
+        "first_page": "before" in request.GET, "actions": ACTIONS,
+        "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN),
+    })
+
+
+@require_GET
+def registry_events(request: HttpRequest) -> JsonResponse:
+    try:
+        audit_filter = _audit_filter(request)
+        rows, cursor = page(audit_filter, parse_cursor(request.GET.get("before", "")))
+    except QueryError as error:
+        return _error(str(error), 400)
+    next_url = f"{request.path}?{urlencode({**audit_filter.as_query(), 'before': cursor})}" if cursor else None
+    return JsonResponse({"events": [wire(row) for row in rows], "next": next_url})
+
+
+@require_GET
+def registry_chart(request: HttpRequest) -> JsonResponse:
+    try:
+        return JsonResponse(chart(_audit_filter(request)))
+    except QueryError as error:
+        return _error(str(error), 400)
+
+
+def _export(request: HttpRequest, form: str, content_type: str) -> HttpResponse:
+    try:
+        audit_filter = _audit_filter(request)
+    except QueryError as error:
+        return _error(str(error), 400)
+    response = StreamingHttpResponse(export_lines(audit_filter, form), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="registry-events.{form}"'
+    return response
+
+
+@require_GET
+def registry_csv(request: HttpRequest) -> HttpResponse:
+    return _export(request, "csv", "text/csv; charset=utf-8")
+
+
+@require_GET
+def registry_jsonl(request: HttpRequest) -> HttpResponse:
+    return _export(request, "jsonl", "application/jsonl; charset=utf-8")

@@ -45,6 +45,10 @@ CSRF_TRUSTED_ORIGINS = env_list("ARCHVIZ_CSRF_TRUSTED_ORIGINS", [])
 ARCHVIZ_REQUIRE_LOGIN = env_bool("ARCHVIZ_REQUIRE_LOGIN", False)
 # How many of the newest observations a browser receives when it (re)connects.
 ARCHVIZ_SNAPSHOT_SIZE = env_int("ARCHVIZ_SNAPSHOT_SIZE", 200, minimum=1, maximum=5000)
+# The bearer token the registry must send with its notifications; without one the webhook refuses everything.
+ARCHVIZ_REGISTRY_TOKEN = env_secret("ARCHVIZ_REGISTRY_TOKEN") or ""
+# Registry audit events older than this many days are pruned by `manage.py prune_registry` (0 keeps them all).
+ARCHVIZ_REGISTRY_RETENTION_DAYS = env_int("ARCHVIZ_REGISTRY_RETENTION_DAYS", 90, minimum=0, maximum=36500)
 # Where `manage.py lab` keeps the lab's daemon, registry and their data.
 ARCHVIZ_LAB_DIR = Path(env_str("ARCHVIZ_LAB_DIR", "/tmp/archviz-lab"))
 # The loopback port of the lab registry.

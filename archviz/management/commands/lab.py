@@ -21,24 +21,28 @@ class Command(BaseCommand):
         parser.add_argument("--webhook", default="http://127.0.0.1:8000/hooks/registry/",
                             help="where the registry sends its notifications ('' for nowhere)")
         parser.add_argument("--print-env", action="store_true",
-                            help="after `up`, print only `export DOCKER_HOST=…` (for eval in a shell)")
+                            help="after `up`, print only the `export` lines of DOCKER_HOST and "
+                                 "ARCHVIZ_REGISTRY_TOKEN (for eval in a shell)")
 
     def handle(self, *args: Any, action: str, webhook: str, print_env: bool, **options: Any) -> None:
         if action == "ping":
             self._ping()
             return
-        lab = Lab(settings.ARCHVIZ_LAB_DIR, settings.ARCHVIZ_LAB_REGISTRY_PORT, webhook)
+        lab = Lab(settings.ARCHVIZ_LAB_DIR, settings.ARCHVIZ_LAB_REGISTRY_PORT, (webhook,) if webhook else ())
         say = self.stderr.write if print_env else self.stdout.write
         try:
             if action == "up":
                 lab.up(say=say)
                 if print_env:
                     self.stdout.write(f"export DOCKER_HOST={lab.docker_host}")
+                    self.stdout.write(f"export ARCHVIZ_REGISTRY_TOKEN=$(cat {lab.root / 'webhook-token'})")
                 else:
                     self.stdout.write(
                         f"The lab is up. Use it with the docker CLI:\n"
                         f"  export DOCKER_HOST={lab.docker_host}\n"
-                        f"  docker run --rm {lab.base_image} echo hello"
+                        f"  docker run --rm {lab.base_image} echo hello\n"
+                        f"Its registry notifies {webhook or 'no one'}; to receive that, start the dashboard with\n"
+                        f"  ARCHVIZ_REGISTRY_TOKEN=$(cat {lab.root / 'webhook-token'})"
                     )
             elif action == "down":
                 lab.down(say=say)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from archviz.models import AuditEvent, StoredObservation
+
+
+class ReadOnly(admin.ModelAdmin):
+    """The audit trail and the observations are append-only records: the admin shows them, never edits."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnly):
+    list_display = ("time_ns", "action", "repository", "tag", "target_kind", "request_method", "request_addr", "actor")
+    list_filter = ("action", "target_kind", "request_method")
+    search_fields = ("repository", "digest", "tag", "actor", "request_addr", "request_useragent")
+    show_full_result_count = False
+
+
+@admin.register(StoredObservation)
+class ObservationAdmin(ReadOnly):
+    list_display = ("time_ns", "source", "kind", "subject", "host")
+    list_filter = ("source",)
+    search_fields = ("subject", "kind")
+    show_full_result_count = False

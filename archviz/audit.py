@@ -1,0 +1,225 @@
+"""The registry audit trail: store notification events once each, filter them, page through them by keyset,
+export them with constant memory, chart them, and prune them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import urlencode
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.db.models import Count, F, Max, Min, Q, QuerySet
+
+from archviz.models import AuditEvent, StoredObservation
+from archviz.observation import Source
+from archviz.publish import publish
+from archviz.query import QueryError, time_range
+from archviz.sources.registry import ACTIONS, RegistryEvent, observation_from_event
+
+PAGE_SIZE = 100
+EXPORT_CHUNK = 2000
+MAX_FILTER_VALUE = 1024
+CHART_BUCKETS = 48
+COLUMNS = [field.name for field in fields(RegistryEvent)]
+
+
+def ingest(events: Sequence[RegistryEvent]) -> int:
+    """Store the events not stored yet, with their Observations, in one transaction; return how many were new."""
+    with transaction.atomic():
+        known = set(AuditEvent.objects.filter(event_id__in=[e.event_id for e in events])
+                    .values_list("event_id", flat=True))
+        fresh = [event for event in events if event.event_id not in known]
+        AuditEvent.objects.bulk_create([AuditEvent(**event.as_dict()) for event in fresh], ignore_conflicts=True)
+        publish([observation_from_event(event) for event in fresh])
+    return len(fresh)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    repository: str = ""
+    tag: str = ""
+    digest: str = ""
+    action: str = ""
+    actor: str = ""
+    addr: str = ""
+    useragent: str = ""
+    kind: str = ""
+    checks: str = "show"  # existence checks (HEAD): show, hide or only
+    since: int | None = None
+    until: int | None = None
+
+    TEXT = ("repository", "tag", "digest", "actor", "addr", "useragent")
+
+    @classmethod
+    def from_query(cls, query: dict[str, str]) -> AuditFilter:
+        """Read the filter from a query string, or raise QueryError naming the bad value."""
+        values: dict[str, Any] = {}
+        for name in cls.TEXT:
+            value = query.get(name, "").strip()
+            if len(value) > MAX_FILTER_VALUE:
+                raise QueryError(f"{name} is longer than {MAX_FILTER_VALUE} characters")
+            values[name] = value
+        choices = {
+            "action": ("", *ACTIONS), "kind": ("", "manifest", "blob", "tag"), "checks": ("show", "hide", "only"),
+        }
+        for name, allowed in choices.items():
+            value = query.get(name, "").strip() or allowed[0]
+            if value not in allowed:
+                raise QueryError(f"{name}={value[:40]!r} is not one of {', '.join(a for a in allowed if a)}")
+            values[name] = value
+        values["since"], values["until"] = time_range({k: query[k] for k in ("since", "until") if query.get(k)})
+        return cls(**values)
+
+    def queryset(self) -> QuerySet[AuditEvent]:
+        rows = AuditEvent.objects.all()
+        exact = {"repository": self.repository, "tag": self.tag, "digest": self.digest, "action": self.action,
+                 "actor": self.actor, "request_addr": self.addr, "target_kind": self.kind}
+        rows = rows.filter(**{name: value for name, value in exact.items() if value})
+        if self.useragent:
+            rows = rows.filter(request_useragent__contains=self.useragent)
+        if self.checks == "hide":
+            rows = rows.exclude(request_method="HEAD")
+        elif self.checks == "only":
+            rows = rows.filter(request_method="HEAD")
+        if self.since is not None:
+            rows = rows.filter(time_ns__gte=self.since)
+        if self.until is not None:
+            rows = rows.filter(time_ns__lte=self.until)
+        return rows
+
+    def as_query(self) -> dict[str, str]:
+        """The filter as query parameters (for links: the next page, exports)."""
+        query = {name: getattr(self, name) for name in (*self.TEXT, "action", "kind")}
+        query = {name: value for name, value in query.items() if value}
+        if self.checks != "show":
+            query["checks"] = self.checks
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                query[name] = f"{value // 10**9}.{value % 10**9:09d}"
+        return query
+
+
+def parse_cursor(value: str) -> tuple[int, int] | None:
+    """`before=<time_ns>.<id>`: the page starts after (older than) that row."""
+    if not value:
+        return None
+    time_part, _, id_part = value.partition(".")
+    if not (time_part.isdigit() and id_part.isdigit()) or len(value) > 40:
+        raise QueryError(f"before={value[:40]!r} is not a page cursor: follow the \"older\" link")
+    return int(time_part), int(id_part)
+
+
+def page(audit_filter: AuditFilter, before: tuple[int, int] | None, size: int = PAGE_SIZE
+         ) -> tuple[list[AuditEvent], str | None]:
+    """One page, newest first, and the cursor of the next (older) page, or None at the end."""
+    rows = audit_filter.queryset().order_by("-time_ns", "-id")
+    if before is not None:
+        rows = rows.filter(Q(time_ns__lt=before[0]) | Q(time_ns=before[0], id__lt=before[1]))
+    found = list(rows[: size + 1])
+    more = len(found) > size
+    found = found[:size]
+    return found, (f"{found[-1].time_ns}.{found[-1].pk}" if more else None)
+
+
+def blobs_query(row: AuditEvent, within_ns: int = 60_000_000_000) -> str:
+    """For a manifest: the filter of the blobs the same client moved in the same repository around it (a
+    notification does not list a manifest's layers; the transfer that carried them is the next best thing)."""
+    if row.target_kind != "manifest" or row.action == "delete":
+        return ""
+    return urlencode(AuditFilter(repository=row.repository, kind="blob", addr=row.request_addr,
+                                 since=max(row.time_ns - within_ns, 0), until=row.time_ns + within_ns).as_query())
+
+
+def wire(row: AuditEvent) -> dict[str, Any]:
+    record = {name: getattr(row, name) for name in COLUMNS}
+    record["time"] = iso_time(row.time_ns)
+    record["existence_check"] = row.request_method == "HEAD"
+    return record
+
+
+def iso_time(time_ns: int) -> str:
+    seconds, nanoseconds = divmod(time_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanoseconds:09d}Z"
+
+
+def _chunks(audit_filter: AuditFilter) -> Iterator[list[AuditEvent]]:
+    before = None
+    while True:
+        rows, cursor = page(audit_filter, before, EXPORT_CHUNK)
+        if rows:
+            yield rows
+        if cursor is None:
+            return
+        before = parse_cursor(cursor)
+
+
+async def export_lines(audit_filter: AuditFilter, form: str) -> AsyncIterator[str]:
+    """CSV or JSON Lines of every matching event, newest first, a chunk at a time (constant memory)."""
+    chunks = _chunks(audit_filter)
+    next_chunk = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
+    header = ["time", *COLUMNS, "existence_check"]
+    if form == "csv":
+        yield _csv_line(header)
+    while (rows := await next_chunk()) is not None:
+        if form == "csv":
+            yield "".join(_csv_line([record[name] for name in header]) for record in map(wire, rows))
+        else:
+            yield "".join(json.dumps(wire(row)) + "\n" for row in rows)
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    # Cells that a spreadsheet would run as a formula are written as text.
+    csv.writer(buffer).writerow(
+        ["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else ("" if v is None else v) for v in values])
+    return buffer.getvalue()
+
+
+def chart(audit_filter: AuditFilter, repositories: int = 6) -> dict[str, Any]:
+    """Pushes, pulls (downloads) and existence checks over time for the busiest repositories of the filter."""
+    rows = audit_filter.queryset()
+    span = rows.order_by().aggregate(first=Min("time_ns"), last=Max("time_ns"))
+    if span["first"] is None:
+        return {"start_ns": None, "bucket_ns": None, "series": []}
+    start, last = span["first"], span["last"]
+    width = max((last - start) // CHART_BUCKETS + 1, 1_000_000_000)
+    busiest = list(rows.order_by().values("repository").annotate(n=Count("id")).order_by("-n")
+                   .values_list("repository", flat=True)[:repositories])
+    counts = (rows.filter(repository__in=busiest).order_by()
+              .annotate(bucket=(F("time_ns") - start) / width)
+              .values("repository", "bucket", "action", "request_method").annotate(n=Count("id")))
+    series: dict[str, dict[str, list[int]]] = {
+        name: {"push": [0] * CHART_BUCKETS, "pull": [0] * CHART_BUCKETS, "check": [0] * CHART_BUCKETS}
+        for name in busiest
+    }
+    for count in counts:
+        line = "check" if count["request_method"] == "HEAD" else count["action"]
+        if line in series[count["repository"]]:
+            series[count["repository"]][line][min(int(count["bucket"]), CHART_BUCKETS - 1)] += count["n"]
+    return {
+        "start_ns": str(start), "bucket_ns": str(width),
+        "series": [{"repository": name, **series[name]} for name in busiest],
+    }
+
+
+def prune(older_than_ns: int, batch: int = 5000, dry_run: bool = False) -> int:
+    """Delete audit events (and registry observations) older than the cut-off, a batch per transaction."""
+    old_events = AuditEvent.objects.filter(time_ns__lt=older_than_ns)
+    old_observations = StoredObservation.objects.filter(source=Source.REGISTRY.value, time_ns__lt=older_than_ns)
+    if dry_run:
+        return old_events.count()
+    deleted = 0
+    for rows in (old_events, old_observations):
+        while ids := list(rows.values_list("id", flat=True)[:batch]):
+            with transaction.atomic():
+                count, _ = rows.model.objects.filter(id__in=ids).delete()
+            if rows.model is AuditEvent:
+                deleted += count
+    return deleted

@@ -8,12 +8,15 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -41,10 +44,54 @@ def _fresh_live_sequence() -> Iterator[None]:
     live_sequence.reset()
 
 
+class NotificationSink:
+    """A second, always-up endpoint of the lab registry: it records every event the registry sends, so tests
+    can compare what archviz stored with what the registry really sent."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict] = {}
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with sink.lock:
+                    for event in body["events"]:
+                        sink.events[event["id"]] = event
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def ids(self, repositories: set[str]) -> set[str]:
+        with self.lock:
+            return {i for i, e in self.events.items() if e["target"]["repository"] in repositories}
+
+
 @pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
+def sink() -> Iterator[NotificationSink]:
+    the_sink = NotificationSink()
+    yield the_sink
+    the_sink.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def webhook_port() -> int:
+    """Where the lab registry sends archviz its notifications; registry tests serve the dashboard here."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def lab(sink: NotificationSink, webhook_port: int) -> Iterator[Lab]:
     # A short path under /tmp: a unix socket path must stay under 108 bytes.
-    the_lab = Lab(Path(tempfile.mkdtemp(prefix="avlab-", dir="/tmp")), registry_port=free_port())
+    the_lab = Lab(Path(tempfile.mkdtemp(prefix="avlab-", dir="/tmp")), registry_port=free_port(),
+                  webhooks=(f"http://127.0.0.1:{webhook_port}/hooks/registry/", sink.url))
     try:
         the_lab.up(say=lambda line: None)
         yield the_lab

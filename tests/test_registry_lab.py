@@ -1,0 +1,115 @@
+"""The audit trail against the lab's real registry, whose notifications go to archviz and to a sink."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archviz.lab import Lab
+from tests.conftest import ROOT, Dashboard, NotificationSink, dashboard_env, start_serve
+
+pytestmark = pytest.mark.lab
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@pytest.fixture
+def registry_dashboard(lab: Lab, webhook_port: int, tmp_path: Path) -> Iterator[Dashboard]:
+    env = dashboard_env(tmp_path, lab.docker_host) | {"ARCHVIZ_REGISTRY_TOKEN": lab.webhook_token}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    dashboard = Dashboard(f"http://127.0.0.1:{webhook_port}", start_serve(webhook_port, env), tmp_path,
+                          webhook_port, env)
+    yield dashboard
+    dashboard.stop()
+
+
+def stored_ids(dashboard: Dashboard, repository: str) -> list[str]:
+    url, ids = f"{dashboard.url}/api/registry/events/?repository={repository}", []
+    while url:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            page = json.load(response)
+        ids += [event["event_id"] for event in page["events"]]
+        url = page["next"] and dashboard.url + page["next"]
+    return ids
+
+
+def settle(dashboard: Dashboard, sink: NotificationSink, repositories: set[str], seconds: float = 60) -> None:
+    """Wait until archviz holds exactly what the registry sent the sink for these repositories."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stored = [i for repository in repositories for i in stored_ids(dashboard, repository)]
+        sent = sink.ids(repositories)
+        if sent and sorted(stored) == sorted(sent):
+            return
+        assert time.monotonic() < deadline, f"stored {len(stored)} ({len(set(stored))} distinct), sent {len(sent)}"
+        time.sleep(0.25)
+
+
+def push(lab: Lab, repository: str, tag: str = "1") -> None:
+    client = lab.client()
+    try:
+        image = client.images.get(lab.base_image)
+        target = f"{lab.registry_address}/{repository}"
+        image.tag(target, tag)
+        for line in client.api.push(target, tag=tag, stream=True, decode=True):
+            assert "error" not in line, line
+    finally:
+        client.close()
+
+
+def test_pushes_pulls_mounts_and_deletes_are_stored_once_each(registry_dashboard: Dashboard, sink: NotificationSink,
+                                                             lab: Lab) -> None:
+    first, second = f"audit/a{uuid.uuid4().hex[:6]}", f"audit/b{uuid.uuid4().hex[:6]}"
+    push(lab, first)
+    client = lab.client()
+    reference = f"{lab.registry_address}/{first}:1"
+    client.images.remove(reference)
+    client.images.pull(reference)
+    client.close()
+    push(lab, second)  # the same layers in another repository: the daemon mounts them
+    request = urllib.request.Request(f"http://{lab.registry_address}/v2/{second}/manifests/1", method="HEAD",
+                                     headers={"Accept": MANIFEST_V2})
+    with urllib.request.urlopen(request) as response:
+        digest = response.headers["Docker-Content-Digest"]
+    delete = urllib.request.Request(f"http://{lab.registry_address}/v2/{second}/manifests/{digest}", method="DELETE")
+    with urllib.request.urlopen(delete) as response:
+        assert response.status == 202
+
+    settle(registry_dashboard, sink, {first, second})
+    with urllib.request.urlopen(f"{registry_dashboard.url}/api/registry/events/?repository={second}") as response:
+        events = json.load(response)["events"]
+    actions = {(e["action"], e["target_kind"]) for e in events}
+    assert {("mount", "blob"), ("delete", "manifest"), ("push", "manifest")} <= actions
+    with urllib.request.urlopen(f"{registry_dashboard.url}/api/registry/events/?repository={first}") as response:
+        pulls = [e for e in json.load(response)["events"] if e["action"] == "pull"]
+    assert any(e["request_method"] == "GET" and e["target_kind"] == "manifest" for e in pulls)  # layers were local
+    assert any(e["existence_check"] for e in pulls)
+
+
+def test_a_dashboard_killed_during_a_burst_of_pushes_ends_up_with_exactly_what_was_sent(
+    registry_dashboard: Dashboard, sink: NotificationSink, lab: Lab,
+) -> None:
+    repositories = {f"burst/r{number}-{uuid.uuid4().hex[:6]}" for number in range(6)}
+    pusher = threading.Thread(target=lambda: [push(lab, repository) for repository in sorted(repositories)])
+    pusher.start()
+    deadline = time.monotonic() + 30
+    while not sink.ids(repositories):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    registry_dashboard.process.send_signal(signal.SIGKILL)
+    registry_dashboard.process.wait()
+    time.sleep(1.5)  # the registry keeps pushing and keeps failing to deliver
+    registry_dashboard.start()
+    pusher.join(timeout=120)
+    settle(registry_dashboard, sink, repositories, seconds=90)
+    stored = [i for repository in repositories for i in stored_ids(registry_dashboard, repository)]
+    assert len(stored) == len(set(stored)) == len(sink.ids(repositories)) >= 6 * 5

@@ -6,11 +6,17 @@ resyncs from the store, which is only sound if nothing is ever shown that was no
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from functools import partial
+from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from asgiref.sync import SyncToAsync, async_to_sync
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
 from archviz.live_sequence import sequence_delta
@@ -52,4 +58,37 @@ def _broadcast(rows: list[StoredObservation]) -> None:
         "observations": observations,
         "sequence": sequence_delta(observations).to_wire(),
     }
-    async_to_sync(layer.group_send)(LIVE_GROUP, message)
+    loop = _calling_event_loop()
+    if loop is None:
+        async_to_sync(layer.group_send)(LIVE_GROUP, message)
+    else:
+        _send_in_order(loop, layer, message)
+
+
+def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that handed this thread its work (asgiref records it for sync_to_async), if it runs."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop is not None and loop.is_running() else None
+
+
+_order = threading.Lock()
+_previous: Future[None] | None = None
+
+
+def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, message: dict[str, Any]) -> None:
+    """Hand the send to the event loop without waiting for it (the committing request need not wait for the
+    browsers), but strictly after the previous send, so that frames keep the order of the commits."""
+    global _previous
+    with _order:
+        previous = _previous
+
+        async def send() -> None:
+            if previous is not None:
+                # Only the order matters here: a send that failed has been logged by the loop already.
+                with contextlib.suppress(Exception):
+                    await asyncio.wrap_future(previous)
+            await layer.group_send(LIVE_GROUP, message)
+
+        _previous = asyncio.run_coroutine_threadsafe(send(), loop)

@@ -1,21 +1,19 @@
 from __future__ import annotations
 
-import hmac
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from archviz.audit import AuditFilter, blobs_query, chart, export_lines, ingest, page, parse_cursor, wire
+from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
+from archviz.hooks import HOOK_PATH
 from archviz.mermaid import to_mermaid
 from archviz.models import StoredObservation
 from archviz.query import QueryError, time_range
 from archviz.sequence import ROLES, sequence
-from archviz.sources.registry import ACTIONS, MAX_BODY, EnvelopeError, parse_envelope
+from archviz.sources.registry import ACTIONS
 from archviz.watcher import docker_host
 
 # A Mermaid export folds at most this many observations (the text is cut at 50,000 characters anyway).
@@ -67,33 +65,6 @@ def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-@csrf_exempt  # the registry authenticates with a bearer token, not a cookie
-@require_POST
-def registry_hook(request: HttpRequest) -> JsonResponse:
-    """Notifications of the Docker registry: each event stored once, answered 2xx only after commit."""
-    token = settings.ARCHVIZ_REGISTRY_TOKEN
-    if not token:
-        return _error("the registry webhook is off: set ARCHVIZ_REGISTRY_TOKEN, and have the registry send it "
-                      "as 'Authorization: Bearer <token>' (notifications.endpoints[].headers)", 503)
-    sent = request.headers.get("Authorization", "").encode()
-    if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
-        return _error("wrong or missing bearer token: send 'Authorization: Bearer <ARCHVIZ_REGISTRY_TOKEN>'", 401)
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        return _error("Content-Length is not a number", 400)
-    if declared > MAX_BODY:
-        return _error(f"body of {declared} bytes is over the {MAX_BODY}-byte limit", 413)
-    try:
-        events = parse_envelope(request.body, request.headers.get("Content-Type", ""))
-    except RequestDataTooBig:
-        return _error(f"body is over the {MAX_BODY}-byte limit", 413)
-    except EnvelopeError as error:
-        return _error(str(error), error.status)
-    stored = ingest(events)
-    return JsonResponse({"stored": stored, "duplicates": len(events) - stored})
-
-
 def _audit_filter(request: HttpRequest) -> AuditFilter:
     return AuditFilter.from_query(request.GET.dict())
 
@@ -112,7 +83,7 @@ def registry_page(request: HttpRequest) -> HttpResponse:
         "rows": rows, "filter": audit_filter, "query": query, "query_string": urlencode(query),
         "next_page": urlencode({**query, "before": cursor}) if cursor else None,
         "first_page": "before" in request.GET, "actions": ACTIONS,
-        "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN),
+        "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN), "hook_path": HOOK_PATH,
     })
 
 

@@ -10,7 +10,6 @@ urlpatterns = [
     path("api/health", views.health, name="health"),
     path("api/observations/<int:pk>", views.observation, name="observation"),
     path("api/sequence.mmd", views.sequence_mermaid, name="sequence-mermaid"),
-    path("hooks/registry/", views.registry_hook, name="registry-hook"),
     path("registry/", views.registry_page, name="registry"),
     path("api/registry/events/", views.registry_events, name="registry-events"),
     path("api/registry/events.csv", views.registry_csv, name="registry-csv"),

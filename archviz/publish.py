@@ -36,7 +36,9 @@ def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
             unkeyed.append(row)
         else:
             rows.setdefault(row.key, row)
-    with transaction.atomic():
+    # Inside a caller's transaction (the registry webhook stores its audit rows in the same one) a savepoint
+    # would only cost two statements: a failure here fails the caller's transaction as a whole anyway.
+    with transaction.atomic(savepoint=False):
         if rows:
             stored = StoredObservation.objects.filter(key__in=list(rows)).values_list("key", flat=True)
             for key in stored:

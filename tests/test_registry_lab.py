@@ -113,3 +113,28 @@ def test_a_dashboard_killed_during_a_burst_of_pushes_ends_up_with_exactly_what_w
     settle(registry_dashboard, sink, repositories, seconds=90)
     stored = [i for repository in repositories for i in stored_ids(registry_dashboard, repository)]
     assert len(stored) == len(set(stored)) == len(sink.ids(repositories)) >= 6 * 5
+
+
+@pytest.mark.browser
+def test_the_audit_page_filters_charts_and_exports_what_the_registry_saw(chromium, registry_dashboard: Dashboard,
+                                                                        sink: NotificationSink, lab: Lab) -> None:
+    repository = f"audit/page{uuid.uuid4().hex[:6]}"
+    push(lab, repository)
+    settle(registry_dashboard, sink, {repository})
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{registry_dashboard.url}/registry/")
+    page.fill("input[name=repository]", repository)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/registry/?*repository={repository.replace('/', '%2F')}*")
+    rows = page.locator("table.audit-table tbody tr")
+    assert rows.count() == len(sink.ids({repository}))
+    assert page.locator("table.audit-table td:nth-child(3)").all_inner_texts() == [repository] * rows.count()
+    assert page.locator("span.badge", has_text="existence check").count() >= 1
+    page.wait_for_selector("svg.repository-chart rect.bar.push")
+    assert page.locator("svg.repository-chart text.chart-label").all_text_contents() == [repository]
+    assert f"repository={repository.replace('/', '%2F')}" in page.get_attribute("a:has-text('CSV')", "href")
+    with page.expect_download() as download:
+        page.click("a:has-text('CSV')")
+    text = Path(download.value.path()).read_text()
+    assert text.count(repository) == rows.count()
+    page.close()

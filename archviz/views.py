@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
 from archviz.hooks import HOOK_PATH
 from archviz.mermaid import to_mermaid
-from archviz.models import StoredObservation
+from archviz.models import AuditEvent, StoredObservation
 from archviz.query import QueryError, time_range
 from archviz.sequence import ROLES, sequence
 from archviz.sources.registry import ACTIONS
@@ -69,11 +69,16 @@ def _audit_filter(request: HttpRequest) -> AuditFilter:
     return AuditFilter.from_query(request.GET.dict())
 
 
+def _filtered_page(request: HttpRequest) -> tuple[AuditFilter, list[AuditEvent], str | None]:
+    """The filter and the page the query string asks for; QueryError when it asks for nonsense."""
+    audit_filter = _audit_filter(request)
+    return audit_filter, *page(audit_filter, parse_cursor(request.GET.get("before", "")))
+
+
 @require_GET
 def registry_page(request: HttpRequest) -> HttpResponse:
     try:
-        audit_filter = _audit_filter(request)
-        rows, cursor = page(audit_filter, parse_cursor(request.GET.get("before", "")))
+        audit_filter, rows, cursor = _filtered_page(request)
     except QueryError as error:
         return render(request, "archviz/registry.html", {"error": str(error), "rows": [], "query": {}}, status=400)
     query = audit_filter.as_query()
@@ -90,8 +95,7 @@ def registry_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def registry_events(request: HttpRequest) -> JsonResponse:
     try:
-        audit_filter = _audit_filter(request)
-        rows, cursor = page(audit_filter, parse_cursor(request.GET.get("before", "")))
+        audit_filter, rows, cursor = _filtered_page(request)
     except QueryError as error:
         return _error(str(error), 400)
     next_url = f"{request.path}?{urlencode({**audit_filter.as_query(), 'before': cursor})}" if cursor else None

@@ -96,3 +96,33 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.repository} {self.tag or self.digest[:19]}"
+
+
+class InventoryItem(models.Model):
+    """One image, container, network or volume of a Docker host as archviz last saw it (current state, not
+    history: it is replaced as the daemon's events say it changed)."""
+
+    host = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16)
+    object_id = models.CharField(max_length=255)
+    data = models.JSONField()
+
+    class Meta:
+        db_table = "archviz_inventory_item"
+        constraints = [models.UniqueConstraint(fields=["host", "kind", "object_id"], name="inventory_item_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id[:19]}"
+
+
+class InventoryState(models.Model):
+    """Per host: how many change sets have been stored; a browser that misses one number resyncs."""
+
+    host = models.CharField(max_length=255, unique=True)
+    revision = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "archviz_inventory_state"
+
+    def __str__(self) -> str:
+        return f"{self.host} @ {self.revision}"

@@ -1,7 +1,8 @@
-"""The one way an Observation reaches anyone: store it, then broadcast it once the transaction commits.
+"""The one way anything reaches a browser: store it, then broadcast it once the transaction commits.
 
-`publish` is the only caller of `group_send` in archviz. Keep it that way: a browser that reconnects
-resyncs from the store, which is only sound if nothing is ever shown that was not stored first.
+`publish` (observations) and `publish_inventory` (inventory changes) are the only ways in, and `_send` here is
+the only caller of `group_send` in archviz. Keep it that way: a browser that reconnects resyncs from the store,
+which is only sound if nothing is ever shown that was not stored first.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
+from archviz.inventory import Change
 from archviz.live_sequence import sequence_delta
-from archviz.models import StoredObservation
+from archviz.models import InventoryItem, InventoryState, StoredObservation
 from archviz.observation import Observation
 
 LIVE_GROUP = "live"
+INVENTORY_GROUP = "inventory"
 
 
 def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
@@ -50,21 +53,47 @@ def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
     return fresh
 
 
+def publish_inventory(host: str, change_list: Sequence[Change], *, reload: bool = False) -> int:
+    """Store a host's inventory changes (with `reload`, the changes are its whole inventory), then broadcast
+    them after commit with the host's new revision, which is returned."""
+    with transaction.atomic():
+        state, _ = InventoryState.objects.get_or_create(host=host)
+        items = InventoryItem.objects.filter(host=host)
+        if reload:
+            items.delete()
+        removed = [(c.kind, c.id) for c in change_list if c.op == "remove"]
+        for kind, key in removed:
+            items.filter(kind=kind, object_id=key).delete()
+        upserts = [InventoryItem(host=host, kind=c.kind, object_id=c.id, data=c.item)
+                   for c in change_list if c.op == "upsert"]
+        InventoryItem.objects.bulk_create(upserts, update_conflicts=True,
+                                          unique_fields=["host", "kind", "object_id"], update_fields=["data"])
+        state.revision += 1
+        state.save(update_fields=["revision"])
+        message = {"type": "inventory.changed", "host": host, "revision": state.revision, "reload": reload,
+                   "changes": [c.to_wire() for c in change_list]}
+        transaction.on_commit(partial(_send, INVENTORY_GROUP, message))
+    return state.revision
+
+
 def _broadcast(rows: list[StoredObservation]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     observations = [row.to_wire() for row in rows]
-    message = {
+    _send(LIVE_GROUP, {
         "type": "observations.added",
         "observations": observations,
         "sequence": sequence_delta(observations).to_wire(),
-    }
+    })
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
     loop = _calling_event_loop()
     if loop is None:
-        async_to_sync(layer.group_send)(LIVE_GROUP, message)
+        async_to_sync(layer.group_send)(group, message)
     else:
-        _send_in_order(loop, layer, message)
+        _send_in_order(loop, layer, group, message)
 
 
 def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
@@ -79,7 +108,8 @@ _order = threading.Lock()
 _previous: Future[None] | None = None
 
 
-def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, message: dict[str, Any]) -> None:
+def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, group: str,
+                   message: dict[str, Any]) -> None:
     """Hand the send to the event loop without waiting for it (the committing request need not wait for the
     browsers), but strictly after the previous send, so that frames keep the order of the commits."""
     global _previous
@@ -91,6 +121,6 @@ def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, mes
                 # Only the order matters here: a send that failed has been logged by the loop already.
                 with contextlib.suppress(Exception):
                     await asyncio.wrap_future(previous)
-            await layer.group_send(LIVE_GROUP, message)
+            await layer.group_send(group, message)
 
         _previous = asyncio.run_coroutine_threadsafe(send(), loop)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from archviz.consumers import LiveConsumer
+from archviz.consumers import InventoryConsumer, LiveConsumer
 
 websocket_urlpatterns = [
     path("ws/live/", LiveConsumer.as_asgi()),
+    path("ws/inventory/", InventoryConsumer.as_asgi()),
 ]

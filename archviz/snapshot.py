@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from archviz.models import StoredObservation
+from archviz.inventory import KINDS
+from archviz.models import InventoryItem, InventoryState, StoredObservation
 from archviz.observation import Source
 
 
@@ -22,3 +23,15 @@ def watcher_states() -> list[dict[str, Any]]:
     hosts = watched.values_list("host", flat=True).distinct()
     latest = (watched.filter(host=host).order_by("-id").first() for host in hosts)
     return [row.to_wire() for row in latest if row is not None]
+
+
+def inventory_snapshot() -> dict[str, dict[str, Any]]:
+    """Every host's stored inventory with its revision: {host: {"revision", "images", "containers", …}}."""
+    hosts: dict[str, dict[str, Any]] = {
+        state.host: {"revision": state.revision, **{f"{kind}s": [] for kind in KINDS}}
+        for state in InventoryState.objects.all()
+    }
+    for item in InventoryItem.objects.order_by("host", "kind", "object_id"):
+        if item.host in hosts:
+            hosts[item.host][f"{item.kind}s"].append(item.data)
+    return hosts

@@ -13,6 +13,7 @@ from archviz.mermaid import to_mermaid
 from archviz.models import AuditEvent, StoredObservation
 from archviz.query import QueryError, time_range
 from archviz.sequence import ROLES, sequence
+from archviz.snapshot import inventory_snapshot
 from archviz.sources.registry import ACTIONS
 from archviz.watcher import docker_host
 
@@ -32,6 +33,26 @@ def live(request: HttpRequest) -> HttpResponse:
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
+
+
+@require_GET
+def inventory(request: HttpRequest) -> HttpResponse:
+    base = f"127.0.0.1:{settings.ARCHVIZ_LAB_REGISTRY_PORT}/lab/busybox:1"
+    tables = [
+        ("container", "Containers", f"No containers yet — try: docker run --rm {base} echo hello"),
+        ("image", "Images", f"No images yet — try: docker pull {base}"),
+        ("layer", "Shared layers", "No layer is shared yet: build an image FROM another one, and the base's "
+                                   "layers are stored once for both."),
+        ("network", "Networks", "No networks."),
+        ("volume", "Volumes", "No volumes yet — try: docker volume create data"),
+    ]
+    return render(request, "archviz/inventory.html", {"docker_host": docker_host(), "tables": tables})
+
+
+@require_GET
+def inventory_api(request: HttpRequest) -> JsonResponse:
+    """Every watched host's images (with layers), containers, networks and volumes, as archviz holds them."""
+    return JsonResponse({"hosts": inventory_snapshot()})
 
 
 @require_GET

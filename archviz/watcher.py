@@ -20,12 +20,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import docker
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from docker.errors import DockerException
 
 from archviz import kinds
+from archviz.inventory_keeper import RELOAD, InventoryKeeper
 from archviz.models import StoredObservation
 from archviz.observation import Observation, Source
 from archviz.publish import publish
@@ -87,8 +90,10 @@ def daemon_unreachable_reason(address: str) -> str | None:
 
 
 class DaemonWatcher:
-    def __init__(self, address: str | None = None, backoff: Backoff | None = None) -> None:
+    def __init__(self, address: str | None = None, backoff: Backoff | None = None, inventory: bool = True) -> None:
         self.address = address or docker_host()
+        self.keeper = InventoryKeeper(self.address) if inventory else None
+        self._inbox: asyncio.Queue[str | dict[str, Any]] = asyncio.Queue()
         self.backoff = backoff or Backoff()
         self._stopping = asyncio.Event()
         self._stream_lock = threading.Lock()
@@ -100,6 +105,7 @@ class DaemonWatcher:
         """Watch until stop() is called; survives any number of daemon restarts."""
         queue: asyncio.Queue[Observation] = asyncio.Queue()
         writer = asyncio.create_task(self._write(queue))
+        keeping = asyncio.create_task(self._keep_inventory()) if self.keeper else None
         delays = self.backoff.delays()
         # With nothing stored yet, start from now: what happens while we connect is replayed too.
         started = time.time_ns()
@@ -128,6 +134,8 @@ class DaemonWatcher:
             await queue.join()
         finally:
             writer.cancel()
+            if keeping is not None:
+                keeping.cancel()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -152,6 +160,8 @@ class DaemonWatcher:
                 self._report, queue, kinds.WATCHER_CONNECTED,
                 f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})",
             )
+            if self.keeper is not None:
+                loop.call_soon_threadsafe(self._inbox.put_nowait, RELOAD)
             for event in stream:
                 try:
                     observation = observation_from_event(event, self.address)
@@ -159,6 +169,9 @@ class DaemonWatcher:
                     log.warning("daemon %s sent a malformed event (%s): skipped", self.address, error)
                     continue
                 loop.call_soon_threadsafe(queue.put_nowait, observation)
+                if self.keeper is not None:
+                    job = {"kind": observation.kind, "attributes": observation.attributes}
+                    loop.call_soon_threadsafe(self._inbox.put_nowait, job)
         finally:
             with self._stream_lock:
                 self._stream = None
@@ -176,6 +189,18 @@ class DaemonWatcher:
             time_ns=time.time_ns(), source=Source.WATCHER, host=self.address, kind=kind,
             subject=self.address, attributes=attributes,
         ))
+
+    # The inventory task -------------------------------------------------------------------------
+
+    async def _keep_inventory(self) -> None:
+        # One job at a time, in order, in a worker thread: the keeper talks to the daemon and the store.
+        assert self.keeper is not None
+        handle = sync_to_async(self.keeper.handle, thread_sensitive=False)
+        while True:
+            if not await handle(await self._inbox.get()):
+                # Lost track (the daemon went away or answered nonsense): start again from a full load.
+                await asyncio.sleep(self.backoff.longest)
+                self._inbox.put_nowait(RELOAD)
 
     # The writer task ----------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from archviz import views
 urlpatterns = [
     path("", views.live, name="live"),
     path("api/health", views.health, name="health"),
+    path("inventory/", views.inventory, name="inventory"),
+    path("api/inventory/", views.inventory_api, name="inventory-api"),
     path("api/observations/<int:pk>", views.observation, name="observation"),
     path("api/sequence.mmd", views.sequence_mermaid, name="sequence-mermaid"),
     path("registry/", views.registry_page, name="registry"),

@@ -1,0 +1,251 @@
+"""What a Docker host holds right now: images (with their layers), containers, networks and volumes.
+
+The pure part turns Engine API payloads into plain items and compares inventories; `InventoryKeeper` does
+the I/O: a full load when the watcher connects, then, for each daemon event, a fresh look at just the
+objects that event touched (no polling). Every change is stored and then broadcast (archviz.publish).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import docker
+from docker.errors import NotFound
+
+KINDS = ("image", "container", "network", "volume")
+_EXITED = re.compile(r"^Exited \((?P<code>-?\d+)\)")
+Item = dict[str, Any]
+
+
+# Items ----------------------------------------------------------------------------------------------
+
+
+def image_layers(history: list[dict[str, Any]], diff_ids: list[str]) -> list[Item]:
+    """The image's layers, oldest first, each with its diff id, size and the instruction that made it.
+
+    History lists every build step, newest first; steps that only set metadata (`#(nop)` with no size)
+    made no layer. When the count of the rest matches RootFS.Layers, they are the layers in order."""
+    steps = [step for step in reversed(history)
+             if not ("#(nop)" in (step.get("CreatedBy") or "") and not step.get("Size"))]
+    if len(steps) == len(diff_ids):
+        return [{"id": layer, "size": step.get("Size"), "created_by": step.get("CreatedBy") or step.get("Comment", "")}
+                for layer, step in zip(diff_ids, steps, strict=True)]
+    return [{"id": layer, "size": None, "created_by": ""} for layer in diff_ids]
+
+
+def image_item(summary: dict[str, Any], history: list[dict[str, Any]], inspect: dict[str, Any]) -> Item:
+    return {
+        "id": summary["Id"],
+        "tags": sorted(summary.get("RepoTags") or []),
+        "digests": sorted(summary.get("RepoDigests") or []),
+        "size": summary.get("Size"),
+        "created": summary.get("Created"),
+        "layers": image_layers(history, (inspect.get("RootFS") or {}).get("Layers") or []),
+    }
+
+
+def container_item(payload: dict[str, Any]) -> Item:
+    """From a `/containers/json` entry or a `/containers/{id}/json` inspect: the same item either way.
+    `started` is kept for running containers only (a listing does not say it; `load` inspects those)."""
+    if "State" in payload and isinstance(payload["State"], dict):  # an inspect
+        state = payload["State"]
+        mounts = payload.get("Mounts") or []
+        networks = (payload.get("NetworkSettings") or {}).get("Networks") or {}
+        return {
+            "id": payload["Id"], "name": payload.get("Name", "").lstrip("/"),
+            "image": (payload.get("Config") or {}).get("Image", ""), "image_id": payload.get("Image", ""),
+            "state": state.get("Status", ""),
+            "exit_code": state.get("ExitCode") if state.get("Status") in ("exited", "dead") else None,
+            "created": iso_seconds(payload.get("Created")),
+            "started": state.get("StartedAt") if state.get("Status") == "running" else None,
+            "networks": sorted(networks), "volumes": sorted(m["Name"] for m in mounts if m.get("Type") == "volume"),
+        }
+    exited = _EXITED.match(payload.get("Status") or "")
+    names = payload.get("Names") or [""]
+    mounts = payload.get("Mounts") or []
+    networks = (payload.get("NetworkSettings") or {}).get("Networks") or {}
+    return {
+        "id": payload["Id"], "name": names[0].lstrip("/"), "image": payload.get("Image", ""),
+        "image_id": payload.get("ImageID", ""), "state": payload.get("State", ""),
+        "exit_code": int(exited["code"]) if exited else None,
+        "created": payload.get("Created"), "started": None,
+        "networks": sorted(networks), "volumes": sorted(m["Name"] for m in mounts if m.get("Type") == "volume"),
+    }
+
+
+def network_item(payload: dict[str, Any]) -> Item:
+    return {"id": payload["Id"], "name": payload.get("Name", ""), "driver": payload.get("Driver", ""),
+            "scope": payload.get("Scope", ""), "internal": bool(payload.get("Internal"))}
+
+
+def volume_item(payload: dict[str, Any]) -> Item:
+    return {"id": payload["Name"], "name": payload["Name"], "driver": payload.get("Driver", ""),
+            "mountpoint": payload.get("Mountpoint", "")}
+
+
+def iso_seconds(value: str | None) -> int | None:
+    """`2026-11-22T12:25:57.123456789Z` -> Unix seconds (the API gives lists in seconds, inspects in ISO)."""
+    if not value:
+        return None
+    try:
+        return int(datetime.fromisoformat(value[:19] + "+00:00").timestamp())
+    except ValueError:
+        return None
+
+
+# Inventories ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Inventory:
+    images: dict[str, Item] = field(default_factory=dict)
+    containers: dict[str, Item] = field(default_factory=dict)
+    networks: dict[str, Item] = field(default_factory=dict)
+    volumes: dict[str, Item] = field(default_factory=dict)
+
+    def table(self, kind: str) -> dict[str, Item]:
+        return getattr(self, f"{kind}s")
+
+    def with_relations(self) -> Inventory:
+        """The same inventory, with each image, network and volume saying which containers use it, and
+        each container whether it started (a container listing does not say)."""
+        used: dict[str, dict[str, list[str]]] = {kind: {} for kind in ("image", "network", "volume")}
+        for container in self.containers.values():
+            used["image"].setdefault(container["image_id"], []).append(container["id"])
+            for name in container["networks"]:
+                used["network"].setdefault(name, []).append(container["id"])
+            for name in container["volumes"]:
+                used["volume"].setdefault(name, []).append(container["id"])
+        return Inventory(
+            images={i: {**item, "containers": sorted(used["image"].get(i, []))} for i, item in self.images.items()},
+            containers=dict(self.containers),
+            networks={i: {**item, "containers": sorted(used["network"].get(item["name"], []))}
+                      for i, item in self.networks.items()},
+            volumes={i: {**item, "containers": sorted(used["volume"].get(item["name"], []))}
+                     for i, item in self.volumes.items()},
+        )
+
+    def to_wire(self) -> dict[str, list[Item]]:
+        related = self.with_relations()
+        return {f"{kind}s": sorted(related.table(kind).values(), key=lambda item: item["id"]) for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class Change:
+    """`op` is upsert or remove; `item` is None for a remove."""
+
+    op: str
+    kind: str
+    id: str
+    item: Item | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"op": self.op, "kind": self.kind, "id": self.id, "item": self.item}
+
+
+def changes(before: Inventory, after: Inventory) -> list[Change]:
+    """What turns `before` into `after`, relations included (a container that appears changes the image it
+    uses), so that a browser that applies them holds what a fresh snapshot would give."""
+    old, new = before.with_relations(), after.with_relations()
+    found = []
+    for kind in KINDS:
+        old_table, new_table = old.table(kind), new.table(kind)
+        found += [Change("remove", kind, key, None) for key in sorted(old_table.keys() - new_table.keys())]
+        found += [Change("upsert", kind, key, item) for key, item in sorted(new_table.items())
+                  if old_table.get(key) != item]
+    return found
+
+
+def apply(inventory: dict[str, list[Item]], change_list: Iterable[dict[str, Any]]) -> dict[str, list[Item]]:
+    """Apply wire changes to a wire inventory (what a browser does; kept here to test the property)."""
+    tables = {kind: {item["id"]: item for item in inventory[f"{kind}s"]} for kind in KINDS}
+    for change in change_list:
+        if change["op"] == "remove":
+            tables[change["kind"]].pop(change["id"], None)
+        else:
+            tables[change["kind"]][change["id"]] = change["item"]
+    return {f"{kind}s": sorted(tables[kind].values(), key=lambda item: item["id"]) for kind in KINDS}
+
+
+# Reading a daemon -------------------------------------------------------------------------------------
+
+
+def load(client: docker.DockerClient, workers: int = 8) -> Inventory:
+    """Everything the daemon holds. Layers need two calls per image; those run a few at a time."""
+    api = client.api
+    summaries = api.images()
+
+    def one_image(summary: dict[str, Any]) -> Item | None:
+        try:
+            return image_item(summary, api.history(summary["Id"]), api.inspect_image(summary["Id"]))
+        except NotFound:  # removed while we looked
+            return None
+
+    def one_container(summary: dict[str, Any]) -> Item:
+        if summary.get("State") != "running":
+            return container_item(summary)
+        try:
+            return container_item(api.inspect_container(summary["Id"]))
+        except NotFound:
+            return container_item(summary)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        images = [item for item in pool.map(one_image, summaries) if item is not None]
+        containers = list(pool.map(one_container, api.containers(all=True)))
+    return Inventory(
+        images={item["id"]: item for item in images},
+        containers={item["id"]: item for item in containers},
+        networks={n["Id"]: network_item(n) for n in api.networks()},
+        volumes={v["Name"]: volume_item(v) for v in (api.volumes().get("Volumes") or [])},
+    )
+
+
+def refreshed(client: docker.DockerClient, inventory: Inventory, observation: dict[str, Any]) -> Inventory:
+    """The inventory after one daemon event: only the objects the event names are looked at again."""
+    object_type = observation["kind"].partition("-")[0]
+    attributes = observation["attributes"]
+    api = client.api
+    updated = Inventory(**{f"{kind}s": dict(inventory.table(kind)) for kind in KINDS})
+    if object_type == "container":
+        _refresh(updated.containers, attributes.get("id", ""), lambda key: container_item(api.inspect_container(key)))
+    elif object_type == "image":
+        reference = attributes.get("id", "")
+        try:
+            inspect = api.inspect_image(reference)
+        except NotFound:
+            inspect = None
+        if inspect is None:  # deleted: drop whichever image had that id or reference
+            for key, item in list(updated.images.items()):
+                if key == reference or reference in item["tags"]:
+                    del updated.images[key]
+        else:
+            summary = {"Id": inspect["Id"], "RepoTags": inspect.get("RepoTags"),
+                       "RepoDigests": inspect.get("RepoDigests"), "Size": inspect.get("Size"),
+                       "Created": iso_seconds(inspect.get("Created"))}
+            updated.images[inspect["Id"]] = image_item(summary, api.history(inspect["Id"]), inspect)
+            # A tag moves from one image to another: the old one loses it.
+            for key, item in list(updated.images.items()):
+                if key != inspect["Id"] and set(item["tags"]) & set(inspect.get("RepoTags") or []):
+                    updated.images[key] = {**item, "tags": sorted(set(item["tags"]) - set(inspect["RepoTags"]))}
+    elif object_type == "network":
+        _refresh(updated.networks, attributes.get("id", ""), lambda key: network_item(api.inspect_network(key)))
+        if attributes.get("container"):
+            _refresh(updated.containers, attributes["container"],
+                     lambda key: container_item(api.inspect_container(key)))
+    elif object_type == "volume":
+        _refresh(updated.volumes, attributes.get("id", ""), lambda key: volume_item(api.inspect_volume(key)))
+    return updated
+
+
+def _refresh(table: dict[str, Item], key: str, look: Any) -> None:
+    if not key:
+        return
+    try:
+        table[key] = look(key)
+    except NotFound:
+        table.pop(key, None)

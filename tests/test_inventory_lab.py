@@ -44,7 +44,8 @@ def cli_view(lab: Lab, prefix: str) -> dict:
             containers[row["Names"]] = (row["State"], code, row["Image"])
     tags = {line for line in cli(lab, "images", "--format", "{{.Repository}}:{{.Tag}}").splitlines()
             if line.startswith(prefix)}
-    volumes = {line for line in cli(lab, "volume", "ls", "--format", "{{.Name}}").splitlines() if line.startswith(prefix)}
+    volumes = {line for line in cli(lab, "volume", "ls", "--format", "{{.Name}}").splitlines()
+               if line.startswith(prefix)}
     return {"containers": containers, "tags": tags, "volumes": volumes}
 
 

@@ -1,0 +1,50 @@
+"""The inventory page in Debian's Chromium, against `manage.py serve` watching the lab."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from archviz.lab import Lab
+from tests.conftest import Dashboard
+
+pytestmark = [pytest.mark.lab, pytest.mark.browser]
+
+
+def test_a_new_container_appears_in_place_and_the_tables_sort_filter_and_explain(chromium, dashboard: Dashboard,
+                                                                               lab: Lab) -> None:
+    page = chromium.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{dashboard.url}/inventory/")
+    page.wait_for_selector("#link-state[data-state=live]")
+    page.wait_for_selector(".inventory-table[data-kind=image] tbody tr")
+    name = f"inv-page-{uuid.uuid4().hex[:6]}"
+    client = lab.client()
+    container = client.containers.run(lab.base_image, ["sleep", "60"], name=name, detach=True, network_mode="none")
+    try:
+        row = page.wait_for_selector(
+            f".inventory-table[data-kind=container] tr:has(td:text-is('{name}')):has(td:text-is('running'))")
+        assert "flash" in (row.get_attribute("class") or "")
+        image_row = page.locator(".inventory-table[data-kind=image] tr", has_text=lab.base_image)
+        assert name in image_row.inner_text()  # "used by"
+
+        containers = page.locator(".inventory-table[data-kind=container]")
+        containers.locator("input.filter").fill(name)
+        assert containers.locator("tbody tr").count() == 1
+        containers.locator("input.filter").fill("no-such-container")
+        assert containers.locator("tbody tr").count() == 0
+        assert containers.locator(".count").inner_text().startswith("0 of ")
+        containers.locator("input.filter").fill("")
+
+        image_row.locator("button.link").click()
+        dialog = page.locator("#image-detail")
+        assert dialog.is_visible() and "Imported from -" in dialog.inner_text()
+        dialog.locator("button").click()
+
+        container.stop(timeout=1)
+        page.wait_for_selector(f".inventory-table[data-kind=container] tr:has(td:text-is('{name}')) td[data-failed]")
+    finally:
+        container.remove(force=True)
+        client.close()
+    page.wait_for_selector(f".inventory-table[data-kind=container] tr:has(td:text-is('{name}'))", state="detached")
+    page.close()

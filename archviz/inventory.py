@@ -148,17 +148,50 @@ class Change:
         return {"op": self.op, "kind": self.kind, "id": self.id, "item": self.item}
 
 
-def changes(before: Inventory, after: Inventory) -> list[Change]:
+def changes(before: Inventory, after: Inventory, touched: set[tuple[str, str]] | None = None) -> list[Change]:
     """What turns `before` into `after`, relations included (a container that appears changes the image it
-    uses), so that a browser that applies them holds what a fresh snapshot would give."""
-    old, new = before.with_relations(), after.with_relations()
+    uses), so that a browser that applies them holds what a fresh snapshot would give.
+
+    With `touched` (the (kind, id) pairs that may differ), only those and the objects their containers use
+    are compared: one event costs a look at a few items, not at the whole host."""
+    if touched is None:
+        old, new = before.with_relations(), after.with_relations()
+        keys = {(kind, key) for kind in KINDS for key in old.table(kind).keys() | new.table(kind).keys()}
+    else:
+        old, new, keys = before, after, set(touched)
+        for kind, key in touched:
+            if kind == "container":
+                keys |= _used_by(before, before.containers.get(key)) | _used_by(after, after.containers.get(key))
     found = []
-    for kind in KINDS:
-        old_table, new_table = old.table(kind), new.table(kind)
-        found += [Change("remove", kind, key, None) for key in sorted(old_table.keys() - new_table.keys())]
-        found += [Change("upsert", kind, key, item) for key, item in sorted(new_table.items())
-                  if old_table.get(key) != item]
+    for kind, key in sorted(keys, key=lambda pair: (KINDS.index(pair[0]), pair[1])):
+        was, now = _related(old, kind, key, touched is None), _related(new, kind, key, touched is None)
+        if now is None and was is not None:
+            found.append(Change("remove", kind, key, None))
+        elif now is not None and now != was:
+            found.append(Change("upsert", kind, key, now))
     return found
+
+
+def _used_by(inventory: Inventory, container: Item | None) -> set[tuple[str, str]]:
+    """The (kind, id) of the image, networks and volumes a container uses."""
+    if container is None:
+        return set()
+    by_name = {network["name"]: key for key, network in inventory.networks.items()}
+    return ({("image", container["image_id"])}
+            | {("network", by_name[name]) for name in container["networks"] if name in by_name}
+            | {("volume", name) for name in container["volumes"]})
+
+
+def _related(inventory: Inventory, kind: str, key: str, ready: bool) -> Item | None:
+    """One item with its relations (`ready`: the inventory already carries them)."""
+    item = inventory.table(kind).get(key)
+    if item is None or ready or kind == "container":
+        return item
+    field_name = {"image": "image_id", "network": "networks", "volume": "volumes"}[kind]
+    match = key if kind == "image" else item["name"]
+    users = sorted(c["id"] for c in inventory.containers.values()
+                   if (c[field_name] == match if kind == "image" else match in c[field_name]))
+    return {**item, "containers": users}
 
 
 def apply(inventory: dict[str, list[Item]], change_list: Iterable[dict[str, Any]]) -> dict[str, list[Item]]:
@@ -205,13 +238,17 @@ def load(client: docker.DockerClient, workers: int = 8) -> Inventory:
     )
 
 
-def refreshed(client: docker.DockerClient, inventory: Inventory, observation: dict[str, Any]) -> Inventory:
-    """The inventory after one daemon event: only the objects the event names are looked at again."""
+def refreshed(client: docker.DockerClient, inventory: Inventory, observation: dict[str, Any]
+              ) -> tuple[Inventory, set[tuple[str, str]]]:
+    """The inventory after one daemon event, and the (kind, id) pairs it may have changed: only the objects
+    the event names are looked at again."""
     object_type = observation["kind"].partition("-")[0]
     attributes = observation["attributes"]
     api = client.api
     updated = Inventory(**{f"{kind}s": dict(inventory.table(kind)) for kind in KINDS})
+    touched: set[tuple[str, str]] = set()
     if object_type == "container":
+        touched.add(("container", attributes.get("id", "")))
         _refresh(updated.containers, attributes.get("id", ""), lambda key: container_item(api.inspect_container(key)))
     elif object_type == "image":
         reference = attributes.get("id", "")
@@ -223,23 +260,29 @@ def refreshed(client: docker.DockerClient, inventory: Inventory, observation: di
             for key, item in list(updated.images.items()):
                 if key == reference or reference in item["tags"]:
                     del updated.images[key]
+                    touched.add(("image", key))
         else:
             summary = {"Id": inspect["Id"], "RepoTags": inspect.get("RepoTags"),
                        "RepoDigests": inspect.get("RepoDigests"), "Size": inspect.get("Size"),
                        "Created": iso_seconds(inspect.get("Created"))}
             updated.images[inspect["Id"]] = image_item(summary, api.history(inspect["Id"]), inspect)
+            touched.add(("image", inspect["Id"]))
             # A tag moves from one image to another: the old one loses it.
             for key, item in list(updated.images.items()):
                 if key != inspect["Id"] and set(item["tags"]) & set(inspect.get("RepoTags") or []):
                     updated.images[key] = {**item, "tags": sorted(set(item["tags"]) - set(inspect["RepoTags"]))}
+                    touched.add(("image", key))
     elif object_type == "network":
+        touched.add(("network", attributes.get("id", "")))
         _refresh(updated.networks, attributes.get("id", ""), lambda key: network_item(api.inspect_network(key)))
         if attributes.get("container"):
+            touched.add(("container", attributes["container"]))
             _refresh(updated.containers, attributes["container"],
                      lambda key: container_item(api.inspect_container(key)))
     elif object_type == "volume":
+        touched.add(("volume", attributes.get("id", "")))
         _refresh(updated.volumes, attributes.get("id", ""), lambda key: volume_item(api.inspect_volume(key)))
-    return updated
+    return updated, touched
 
 
 def _refresh(table: dict[str, Item], key: str, look: Any) -> None:

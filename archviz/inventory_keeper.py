@@ -35,8 +35,8 @@ class InventoryKeeper:
                 publish_inventory(self.address, changes(Inventory(), fresh), reload=True)
                 self.inventory = fresh
             elif job["kind"].partition("-")[0] in KINDS:
-                updated = refreshed(client, self.inventory, job)
-                found = changes(self.inventory, updated)
+                updated, touched = refreshed(client, self.inventory, job)
+                found = changes(self.inventory, updated, touched)
                 if found:
                     publish_inventory(self.address, found)
                 self.inventory = updated

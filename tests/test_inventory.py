@@ -66,3 +66,11 @@ def test_old_state_plus_changes_equals_the_new_state() -> None:
 
 def test_nothing_changed_means_no_changes() -> None:
     assert changes(inventory_with(), inventory_with()) == []
+
+
+def test_looking_only_at_what_an_event_touched_finds_the_same_changes() -> None:
+    exited = container_item(CONTAINERS["rec-exited"]["inspect"])
+    running = container_item(CONTAINERS["rec-running"]["inspect"])
+    before, after = inventory_with(exited), inventory_with(exited, running)
+    assert changes(before, after, {("container", running["id"])}) == changes(before, after)
+    assert changes(after, before, {("container", running["id"])}) == changes(after, before)

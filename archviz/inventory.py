@@ -161,7 +161,10 @@ def changes(before: Inventory, after: Inventory, touched: set[tuple[str, str]] |
         old, new, keys = before, after, set(touched)
         for kind, key in touched:
             if kind == "container":
-                keys |= _used_by(before, before.containers.get(key)) | _used_by(after, after.containers.get(key))
+                was, now = _used_by(before, before.containers.get(key)), _used_by(after, after.containers.get(key))
+                # A start, stop or exit changes no relation; a container that comes, goes or moves does.
+                if was != now or (key in before.containers) != (key in after.containers):
+                    keys |= was | now
     found = []
     for kind, key in sorted(keys, key=lambda pair: (KINDS.index(pair[0]), pair[1])):
         was, now = _related(old, kind, key, touched is None), _related(new, kind, key, touched is None)
@@ -208,12 +211,19 @@ def apply(inventory: dict[str, list[Item]], change_list: Iterable[dict[str, Any]
 # Reading a daemon -------------------------------------------------------------------------------------
 
 
-def load(client: docker.DockerClient, workers: int = 8) -> Inventory:
-    """Everything the daemon holds. Layers need two calls per image; those run a few at a time."""
+def load(client: docker.DockerClient, workers: int = 16, known: Inventory | None = None,
+         with_layers: bool = True) -> Inventory:
+    """Everything the daemon holds. Layers need two calls per image; those run several at a time, and an
+    image already in `known` is not asked again (an image id names immutable content: its layers never
+    change). Without `with_layers`, images not known yet get `layers: None`, for `layers_of` to fill in."""
     api = client.api
     summaries = api.images()
+    layers_known = {key: item["layers"] for key, item in (known.images if known else {}).items()
+                    if item["layers"] is not None}
 
     def one_image(summary: dict[str, Any]) -> Item | None:
+        if summary["Id"] in layers_known or not with_layers:
+            return {**image_item(summary, [], {}), "layers": layers_known.get(summary["Id"])}
         try:
             return image_item(summary, api.history(summary["Id"]), api.inspect_image(summary["Id"]))
         except NotFound:  # removed while we looked
@@ -236,6 +246,20 @@ def load(client: docker.DockerClient, workers: int = 8) -> Inventory:
         networks={n["Id"]: network_item(n) for n in api.networks()},
         volumes={v["Name"]: volume_item(v) for v in (api.volumes().get("Volumes") or [])},
     )
+
+
+def layers_of(client: docker.DockerClient, image_ids: list[str], workers: int = 16) -> dict[str, list[Item]]:
+    """The layers of these images (those removed meanwhile are left out)."""
+    api = client.api
+
+    def one(key: str) -> tuple[str, list[Item] | None]:
+        try:
+            return key, image_layers(api.history(key), (api.inspect_image(key).get("RootFS") or {}).get("Layers") or [])
+        except NotFound:
+            return key, None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return {key: layers for key, layers in pool.map(one, image_ids) if layers is not None}
 
 
 def refreshed(client: docker.DockerClient, inventory: Inventory, observation: dict[str, Any]

@@ -71,8 +71,9 @@ class Lab:
             path.write_text(os.environ.get("ARCHVIZ_REGISTRY_TOKEN") or secrets.token_urlsafe(32))
         return path.read_text().strip()
 
-    def client(self, timeout: int = 60) -> docker.DockerClient:
-        return docker.DockerClient(base_url=self.docker_host, version="1.41", timeout=timeout)
+    def client(self, timeout: int = 60, max_pool_size: int = 10) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.docker_host, version="1.41", timeout=timeout,
+                                   max_pool_size=max_pool_size)
 
     # Lifecycle ----------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ export function applyInventoryFrame(state, frame) {
 export function sharedLayers(images) {
   const byLayer = new Map();
   for (const image of images) {
-    for (const layer of image.layers) {
+    for (const layer of image.layers || []) {  // null while the layers are still being fetched
       const entry = byLayer.get(layer.id) || { id: layer.id, size: layer.size, images: [], createdBy: layer.created_by };
       entry.images.push(image);
       byLayer.set(layer.id, entry);

@@ -39,7 +39,8 @@ function columns(host) {
       ["image", (i) => ({ text: imageName(i), title: [...i.tags, ...i.digests].join("\n") })],
       ["id", (i) => ({ text: short(i.id) })],
       ["size", (i) => ({ text: humanSize(i.size), sort: i.size })],
-      ["layers", (i) => ({ text: String(i.layers.length), sort: i.layers.length, link: true })],
+      ["layers", (i) => (i.layers ? { text: String(i.layers.length), sort: i.layers.length, link: true }
+        : { text: "loading…", sort: -1 })],
       ["created", (i) => ago(i.created)],
       ["used by", (i) => ({ text: i.containers.map(containerName).join(", ") || "—", sort: i.containers.length })],
     ],
@@ -125,7 +126,7 @@ function showImage(host, image) {
   const others = [...host.images.values()].filter((other) => other.id !== image.id);
   dialog.querySelector("tbody").replaceChildren(...image.layers.map((layer, index) => {
     const tr = document.createElement("tr");
-    const also = others.filter((other) => other.layers.some((l) => l.id === layer.id)).map(imageName).join(", ");
+    const also = others.filter((other) => (other.layers || []).some((l) => l.id === layer.id)).map(imageName).join(", ");
     for (const text of [String(index + 1), short(layer.id), humanSize(layer.size), layer.created_by, also || "—"]) {
       const td = document.createElement("td");
       td.textContent = text;

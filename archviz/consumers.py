@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from archviz import actions
 from archviz.frames import FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
 from archviz.publish import INVENTORY_GROUP, LIVE_GROUP
 from archviz.sequence import sequence
@@ -21,7 +22,7 @@ def _snapshot() -> str:
 
 @database_sync_to_async
 def _inventory_snapshot() -> str:
-    return json.dumps({"type": "inventory-snapshot", "hosts": inventory_snapshot()})
+    return json.dumps({"type": "inventory-snapshot", "hosts": inventory_snapshot(), "pulls": actions.pulls()})
 
 
 class SnapshotConsumer(AsyncWebsocketConsumer):
@@ -73,6 +74,9 @@ class InventoryConsumer(SnapshotConsumer):
 
     async def snapshot(self) -> str:
         return await _inventory_snapshot()
+
+    async def pull_progress(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps({"type": "pull", "pull": message["pull"]}))
 
     async def inventory_changed(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({

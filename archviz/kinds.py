@@ -40,6 +40,14 @@ REGISTRY_KINDS: dict[str, str] = {
     "registry-delete": "a manifest or tag was deleted",
 }
 
+# Actions started from the dashboard, with who started them.
+ACTION_KINDS: dict[str, str] = {
+    "action-pull": "a staff user started a pull from the dashboard",
+    "action-pull-done": "that pull finished",
+    "action-pull-failed": "that pull failed; the message says why",
+    "action-pull-cancelled": "that pull was cancelled",
+}
+
 WATCHER_CONNECTED = "watcher-connected"
 WATCHER_UNREACHABLE = "watcher-unreachable"
 
@@ -48,4 +56,5 @@ WATCHER_KINDS: dict[str, str] = {
     WATCHER_UNREACHABLE: "the watcher cannot reach a daemon; it says why and keeps retrying",
 }
 
-ALL_KINDS: frozenset[str] = DAEMON_KINDS | {DAEMON_OTHER} | frozenset(WATCHER_KINDS) | frozenset(REGISTRY_KINDS)
+ALL_KINDS: frozenset[str] = (DAEMON_KINDS | {DAEMON_OTHER} | frozenset(WATCHER_KINDS) | frozenset(REGISTRY_KINDS)
+                              | frozenset(ACTION_KINDS))

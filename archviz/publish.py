@@ -1,6 +1,7 @@
 """The one way anything reaches a browser: store it, then broadcast it once the transaction commits.
 
-`publish` (observations) and `publish_inventory` (inventory changes) are the only ways in, and `_send` here is
+`publish` (observations), `publish_inventory` (inventory changes) and `publish_pull` (a pull's progress)
+are the only ways in, and `_send` here is
 the only caller of `group_send` in archviz. Keep it that way: a browser that reconnects resyncs from the store,
 which is only sound if nothing is ever shown that was not stored first.
 """
@@ -74,6 +75,13 @@ def publish_inventory(host: str, change_list: Sequence[Change], *, reload: bool 
                    "changes": [c.to_wire() for c in change_list]}
         transaction.on_commit(partial(_send, INVENTORY_GROUP, message))
     return state.revision
+
+
+def publish_pull(pull: dict[str, Any]) -> None:
+    """Broadcast the progress of a pull started from the dashboard. Progress is transient and not stored:
+    what is stored is the pull's start and end (Observations, via `publish`); a viewer that connects gets
+    the running pulls in its inventory snapshot."""
+    _send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
 
 
 def _broadcast(rows: list[StoredObservation]) -> None:

@@ -117,7 +117,7 @@ def rule(*kinds: str) -> Callable[[Rule], Rule]:
 
 # Roles: the participant of each role is chosen per observation (the daemon of its host, the registry
 # of its image reference).
-CLIENT, DAEMON, RUNTIME, REGISTRY = "client", "daemon", "runtime", "registry"
+USER, CLIENT, DAEMON, RUNTIME, REGISTRY = "user", "client", "daemon", "runtime", "registry"
 
 
 def normalize_reference(reference: str) -> str:
@@ -360,6 +360,21 @@ def human_size(size: int) -> str:
     return f"{value:.0f} {units[unit]}" if unit == 0 else f"{value:.1f} {units[unit]}"
 
 
+# Dashboard actions ------------------------------------------------------------------------------------
+
+
+@rule("action-pull")
+def _action_pull(o: dict[str, Any]) -> list[Arrow]:
+    return [Arrow(USER, CLIENT, REQUEST, f"pull {o['subject']} (from the dashboard)")]
+
+
+@rule("action-pull-done", "action-pull-failed", "action-pull-cancelled")
+def _action_pull_end(o: dict[str, Any]) -> list[Arrow]:
+    outcome = o["kind"].removeprefix("action-pull-")
+    message = o["attributes"].get("message", "")
+    return [Arrow(CLIENT, USER, REPLY, f"pull {outcome}" + (f": {message}" if message else ""))]
+
+
 @rule("daemon-other")
 def _other(o: dict[str, Any]) -> list[Arrow]:
     attributes = o["attributes"]
@@ -381,6 +396,11 @@ def _unreachable(o: dict[str, Any]) -> list[Arrow]:
 
 def participant_for(role: str, observation: dict[str, Any]) -> Participant:
     host = observation["host"]
+    if role == USER:
+        user = observation["attributes"].get("user", "") or "someone"
+        return Participant(f"user:{user}", USER, f"User {user}")
+    if role == CLIENT and observation["source"] == "action":
+        return Participant("client:archviz", CLIENT, "Client archviz dashboard")
     if observation["source"] == "registry" and role == REGISTRY:
         return Participant(f"registry:{host}", REGISTRY, f"Registry {host}")
     if role == DAEMON:
@@ -457,6 +477,15 @@ class Sequencer:
         kind, now = o["kind"], int(o["time_ns"])
         if o["source"] == "watcher" or kind == "daemon-other":
             return None, None
+        if o["source"] == "action":
+            # One action is one interaction however long it takes: its end names its job.
+            key = f"action:{o['correlation']}"
+            interaction = self.interactions.get(self._open.get(key, ""))
+            if interaction is None:
+                interaction = self._new(key, f"i{o['id']}", _title(o), now)
+            interaction.last_ns = now
+            delta.interactions.append(interaction)
+            return interaction, None
         self._forget_before(now)
         attributes = o["attributes"]
         block = None
@@ -553,6 +582,7 @@ def _title(o: dict[str, Any]) -> str:
         "container-die": f"{subject} exited",
         "container-exec-create": f"docker exec {subject}",
         "image-pull": f"docker pull {subject}",
+        "action-pull": f"pull {subject} from the dashboard",
         "image-push": f"docker push {subject}",
         "registry-push": f"push to {o['host']}/{o['attributes'].get('repository', '')}",
         "registry-pull": f"pull from {o['host']}/{o['attributes'].get('repository', '')}",

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
 from urllib.parse import urlencode
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from archviz import actions
 from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
 from archviz.hooks import HOOK_PATH
 from archviz.mermaid import to_mermaid
 from archviz.models import AuditEvent, StoredObservation
 from archviz.query import QueryError, time_range
+from archviz.reference import BadReference, parse_reference
 from archviz.sequence import ROLES, sequence
 from archviz.snapshot import inventory_snapshot
 from archviz.sources.registry import ACTIONS
@@ -46,7 +52,10 @@ def inventory(request: HttpRequest) -> HttpResponse:
         ("network", "Networks", "No networks."),
         ("volume", "Volumes", "No volumes yet — try: docker volume create data"),
     ]
-    return render(request, "archviz/inventory.html", {"docker_host": docker_host(), "tables": tables})
+    return render(request, "archviz/inventory.html", {
+        "docker_host": docker_host(), "tables": tables, "base_image": base,
+        "can_pull": action_refusal(request.user) is None, "pull_refusal": action_refusal(request.user),
+    })
 
 
 @require_GET
@@ -149,3 +158,60 @@ def registry_csv(request: HttpRequest) -> HttpResponse:
 @require_GET
 def registry_jsonl(request: HttpRequest) -> HttpResponse:
     return _export(request, "jsonl", "application/jsonl; charset=utf-8")
+
+
+# Actions ------------------------------------------------------------------------------------------------
+
+MAX_ACTION_BODY = 4096
+_running: set[asyncio.Task[None]] = set()
+
+
+def action_refusal(user: Any) -> str | None:
+    """Why this user may not change the daemon, or None when they may."""
+    if not settings.ARCHVIZ_ALLOW_ACTIONS:
+        return "actions are off: set ARCHVIZ_ALLOW_ACTIONS=1 to let staff users pull images from here"
+    if not user.is_authenticated:
+        return "log in as a staff user to pull images (/admin/login/)"
+    if not user.is_staff:
+        return "only staff users may pull images"
+    return None
+
+
+@require_POST
+async def start_pull(request: HttpRequest) -> JsonResponse:
+    """Start pulling an image: {"reference", "username"?, "password"?}. The credentials go to the daemon once."""
+    refusal = action_refusal(await request.auser())
+    if refusal:
+        return _error(refusal, 403)
+    if len(request.body) > MAX_ACTION_BODY:
+        return _error(f"request over {MAX_ACTION_BODY} bytes", 413)
+    try:
+        form = json.loads(request.body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return _error('send JSON: {"reference": "127.0.0.1:5000/lab/busybox:1"}', 400)
+    fields = ("reference", "username", "password")
+    if not isinstance(form, dict) or not all(isinstance(form.get(name, ""), str) for name in fields):
+        return _error('send a JSON object with a "reference" string (and optional "username" and "password")', 400)
+    try:
+        repository, tag = parse_reference(form.get("reference", ""))
+    except BadReference as error:
+        return _error(str(error), 400)
+    credentials = {"username": form["username"], "password": form.get("password", "")} if form.get("username") else None
+    user = await request.auser()
+    create = sync_to_async(actions.create_pull, thread_sensitive=False)
+    job = await create(docker_host(), repository, tag, user.get_username())
+    task = asyncio.get_running_loop().create_task(
+        sync_to_async(actions.run_pull, thread_sensitive=False)(job, credentials))
+    _running.add(task)  # the loop holds tasks weakly
+    task.add_done_callback(_running.discard)
+    return JsonResponse(job.to_wire(), status=202)
+
+
+@require_POST
+async def cancel_pull(request: HttpRequest, job_id: str) -> JsonResponse:
+    refusal = action_refusal(await request.auser())
+    if refusal:
+        return _error(refusal, 403)
+    if not actions.cancel(job_id):
+        return _error(f"no running pull {job_id[:40]!r}", 404)
+    return JsonResponse({"cancelling": job_id})

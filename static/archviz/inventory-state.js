@@ -5,7 +5,7 @@
 export const KINDS = ["image", "container", "network", "volume"];
 
 export function emptyInventory() {
-  return { hosts: new Map() };
+  return { hosts: new Map(), pulls: new Map() };
 }
 
 function hostFrom(wire) {
@@ -18,7 +18,13 @@ function hostFrom(wire) {
 export function applyInventoryFrame(state, frame) {
   if (frame.type === "inventory-snapshot") {
     const hosts = new Map(Object.entries(frame.hosts).map(([name, wire]) => [name, hostFrom(wire)]));
-    return { state: { hosts }, resync: false, changed: [] };
+    const pulls = new Map((frame.pulls || []).map((pull) => [pull.id, pull]));
+    return { state: { hosts, pulls }, resync: false, changed: [] };
+  }
+  if (frame.type === "pull") {
+    const pulls = new Map(state.pulls);
+    pulls.set(frame.pull.id, frame.pull);
+    return { state: { ...state, pulls }, resync: false, changed: [] };
   }
   if (frame.type !== "inventory") return { state, resync: false, changed: [] };
   const known = state.hosts.get(frame.host);
@@ -33,7 +39,7 @@ export function applyInventoryFrame(state, frame) {
   }
   const hosts = new Map(state.hosts);
   hosts.set(frame.host, host);
-  return { state: { hosts }, resync: false, changed: frame.changes.map((c) => [frame.host, c.kind, c.id, c.op]) };
+  return { state: { ...state, hosts }, resync: false, changed: frame.changes.map((c) => [frame.host, c.kind, c.id, c.op]) };
 }
 
 // Layers that two or more images share, biggest saving first: each is stored once, not once per image.

@@ -184,6 +184,94 @@ const socket = openSocket("/ws/inventory/", {
       return;
     }
     state = result.state;
+    if (frame.type === "pull") {
+      drawPulls();
+      return;
+    }
+    drawPulls();
     drawAll(new Set(result.changed.filter(([, , , op]) => op === "upsert").map(([, , id]) => id)));
   },
 });
+
+// Pulls started from the dashboard: every viewer sees them; staff can start and cancel them.
+
+const STAGE_TEXT = (layer) => (["Downloading", "Extracting"].includes(layer.stage) && layer.total
+  ? `${layer.stage} ${humanSize(layer.current)} of ${humanSize(layer.total)}` : layer.stage);
+
+function pullPanel(pull, canCancel) {
+  const panel = document.createElement("article");
+  panel.className = "pull";
+  panel.dataset.id = pull.id;
+  panel.dataset.status = pull.status;
+  const title = document.createElement("h3");
+  title.textContent = `${pull.status === "done" ? "Pulled" : pull.status === "failed" ? "Failed to pull"
+    : pull.status === "cancelled" ? "Cancelled" : "Pulling"} ${pull.reference} · ${Math.round(pull.fraction * 100)}%`;
+  const by = document.createElement("small");
+  by.textContent = ` started by ${pull.user}`;
+  title.append(by);
+  const overall = document.createElement("progress");
+  overall.className = "overall";
+  overall.max = 1;
+  overall.value = pull.fraction;
+  const message = document.createElement("p");
+  message.className = pull.status === "failed" ? "form-error pull-message" : "muted pull-message";
+  message.textContent = pull.message;
+  const layers = document.createElement("ul");
+  layers.className = "pull-layers";
+  for (const layer of pull.layers) {
+    const item = document.createElement("li");
+    item.dataset.layer = layer.id;
+    item.dataset.stage = layer.stage;
+    const name = document.createElement("code");
+    name.textContent = layer.id;
+    const bar = document.createElement("progress");
+    bar.max = 1;
+    bar.value = layer.fraction;
+    const stage = document.createElement("span");
+    stage.className = "stage";
+    stage.textContent = STAGE_TEXT(layer);
+    item.append(name, bar, stage);
+    layers.append(item);
+  }
+  panel.append(title, overall, message, layers);
+  if (canCancel && (pull.status === "pulling" || pull.status === "starting")) {
+    const cancel = document.createElement("button");
+    cancel.className = "button cancel";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", () => post(`/api/pulls/${encodeURIComponent(pull.id)}/cancel`, {}));
+    panel.append(cancel);
+  }
+  return panel;
+}
+
+function drawPulls() {
+  const box = $("#pulls");
+  const pulls = [...state.pulls.values()].reverse();
+  box.replaceChildren(...pulls.map((pull) => pullPanel(pull, box.dataset.canCancel === "true")));
+}
+
+async function post(url, body) {
+  const token = document.querySelector("#pull-form [name=csrfmiddlewaretoken]");
+  const response = await fetch(url, {
+    method: "POST", body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
+  });
+  return { ok: response.ok, answer: await response.json() };
+}
+
+const form = $("#pull-form");
+if (form) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("#pull-error");
+    error.hidden = true;
+    const fields = Object.fromEntries(new FormData(form));
+    const { ok, answer } = await post("/api/pulls/", { reference: fields.reference, username: fields.username || "",
+      password: fields.password || "" });
+    form.querySelector("[name=password]").value = "";
+    if (!ok) {
+      error.textContent = answer.error;
+      error.hidden = false;
+    }
+  });
+}

@@ -93,11 +93,19 @@ def run_pull(job: PullJob, credentials: dict[str, str] | None) -> None:
         credentials = headers = None  # used once
         api._raise_for_status(response)
         job.stream = CancellableStream(api._stream_helper(response, decode=True), response)
+        sizes: dict[str, int] = {}
         if job.cancelled:
             job.stream.close()
         last_sent, last_stages = 0.0, None
+        finished: set[str] = set()
         for line in job.stream:
             job.state = apply_line(job.state, line)
+            for layer in job.state.layers:
+                if layer.stage in ("Pull complete", "Already exists") and layer.id not in finished:
+                    finished.add(layer.id)
+                    _record(job, "action-pull-layer", layer.stage, layer=layer.id, size=sizes.get(layer.id, 0))
+                elif layer.stage == "Downloading" and layer.total:
+                    sizes[layer.id] = layer.total
             stages = [layer.stage for layer in job.state.layers]
             if stages != last_stages or time.monotonic() - last_sent >= BROADCAST_EVERY:
                 publish_pull(job.to_wire())
@@ -125,9 +133,9 @@ def _explain(error: BaseException) -> str:
     return str(explanation or error)[:500]
 
 
-def _record(job: PullJob, kind: str, message: str) -> None:
+def _record(job: PullJob, kind: str, message: str, **details: Any) -> None:
     publish([Observation(
         time_ns=time.time_ns(), source=Source.ACTION, host=job.host, kind=kind, subject=job.state.reference,
-        attributes={"user": job.user, "job": job.id, "message": message},
+        attributes={"user": job.user, "job": job.id, "message": message, **details},
         correlation=job.id,
     )])

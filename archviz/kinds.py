@@ -43,6 +43,7 @@ REGISTRY_KINDS: dict[str, str] = {
 # Actions started from the dashboard, with who started them.
 ACTION_KINDS: dict[str, str] = {
     "action-pull": "a staff user started a pull from the dashboard",
+    "action-pull-layer": "a layer of that pull arrived (or was already there), as the daemon told the dashboard",
     "action-pull-done": "that pull finished",
     "action-pull-failed": "that pull failed; the message says why",
     "action-pull-cancelled": "that pull was cancelled",

@@ -365,14 +365,34 @@ def human_size(size: int) -> str:
 
 @rule("action-pull")
 def _action_pull(o: dict[str, Any]) -> list[Arrow]:
-    return [Arrow(USER, CLIENT, REQUEST, f"pull {o['subject']} (from the dashboard)")]
+    return [
+        Arrow(USER, CLIENT, REQUEST, f"pull {o['subject']} (from the dashboard)"),
+        Arrow(CLIENT, DAEMON, REQUEST, f"pull {o['subject']}"),
+    ]
+
+
+@rule("action-pull-layer")
+def _action_pull_layer(o: dict[str, Any]) -> list[Arrow]:
+    attributes = o["attributes"]
+    layer = attributes.get("layer", "")
+    if attributes.get("message") == "Already exists":
+        return [Arrow(DAEMON, DAEMON, SELF, f"layer {layer} already exists")]
+    size = attributes.get("size")
+    return [
+        Arrow(DAEMON, REGISTRY, REQUEST, f"fetch layer {layer}"),
+        Arrow(REGISTRY, DAEMON, REPLY, f"layer {layer}" + (f" ({human_size(size)})" if size else "")),
+        Arrow(DAEMON, CLIENT, REPLY, f"{layer}: Pull complete"),
+    ]
 
 
 @rule("action-pull-done", "action-pull-failed", "action-pull-cancelled")
 def _action_pull_end(o: dict[str, Any]) -> list[Arrow]:
     outcome = o["kind"].removeprefix("action-pull-")
     message = o["attributes"].get("message", "")
-    return [Arrow(CLIENT, USER, REPLY, f"pull {outcome}" + (f": {message}" if message else ""))]
+    return [
+        Arrow(DAEMON, CLIENT, REPLY, f"pull {outcome}"),
+        Arrow(CLIENT, USER, REPLY, f"pull {outcome}" + (f": {message}" if message else "")),
+    ]
 
 
 @rule("daemon-other")

@@ -126,3 +126,29 @@ def test_watcher_reports_are_notes_outside_any_interaction() -> None:
 def test_image_references_name_their_registry(reference: str, normal: str, registry: str) -> None:
     assert normalize_reference(reference) == normal
     assert registry_host(reference) == registry
+
+
+def test_a_pull_from_the_dashboard_draws_the_user_and_one_exchange_per_layer() -> None:
+    def action(number: int, kind: str, **attributes: object) -> dict:
+        return {"id": number, "time_ns": str(number), "source": "action", "host": LAB_HOST, "kind": kind,
+                "subject": "127.0.0.1:5000/lab/app:1", "correlation": "pull-7",
+                "attributes": {"user": "ops", "job": "pull-7", "message": "", **attributes}}
+
+    diagram = sequence([
+        action(1, "action-pull"),
+        action(2, "action-pull-layer", layer="07ae0ad6ac77", message="Already exists", size=0),
+        action(3, "action-pull-layer", layer="39a0b9b4b9c5", message="Pull complete", size=2_000_000),
+        action(4, "action-pull-done", message="Downloaded newer image"),
+    ])
+    assert arrows(diagram) == [
+        ("user:ops", "client:archviz", "pull 127.0.0.1:5000/lab/app:1 (from the dashboard)"),
+        ("client:archviz", DAEMON, "pull 127.0.0.1:5000/lab/app:1"),
+        (DAEMON, DAEMON, "layer 07ae0ad6ac77 already exists"),
+        (DAEMON, REGISTRY, "fetch layer 39a0b9b4b9c5"),
+        (REGISTRY, DAEMON, "layer 39a0b9b4b9c5 (2.0 MB)"),
+        (DAEMON, "client:archviz", "39a0b9b4b9c5: Pull complete"),
+        (DAEMON, "client:archviz", "pull done"),
+        ("client:archviz", "user:ops", "pull done: Downloaded newer image"),
+    ]
+    assert [i.title for i in diagram.interactions.values()] == ["pull 127.0.0.1:5000/lab/app:1 from the dashboard"]
+    assert all(not m.inferred for m in diagram.messages)

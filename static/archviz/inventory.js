@@ -2,10 +2,10 @@
 
 import { applyInventoryFrame, emptyInventory, imageName, sharedLayers, visibleRows } from "./inventory-state.js";
 import { openSocket } from "./socket.js";
-import { humanSize } from "./registry.js";
+import { humanSize } from "./format.js";
 
 const SELECTORS = {
-  link: "#link-state", host: "#host", summary: "#summary", noHost: "#no-host",
+host: "#host", summary: "#summary", noHost: "#no-host",
   table: (kind) => `.inventory-table[data-kind="${kind}"]`, detail: "#image-detail",
 };
 const $ = (selector) => document.querySelector(selector);
@@ -171,11 +171,6 @@ for (const section of document.querySelectorAll(".inventory-table")) {
 $(SELECTORS.host).addEventListener("change", () => drawAll());
 
 const socket = openSocket("/ws/inventory/", {
-  onState(linkState) {
-    const link = $(SELECTORS.link);
-    link.dataset.state = linkState;
-    link.textContent = linkState === "live" ? "● live" : `${linkState}…`;
-  },
   onFrame(frame) {
     if (frame.type === "error") return;
     const result = applyInventoryFrame(state, frame);

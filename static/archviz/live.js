@@ -9,7 +9,6 @@ import { openSocket } from "./socket.js";
 const SELECTORS = {
   body: "#events tbody",
   empty: "#empty",
-  link: "#link-state",
   status: "#daemon-status",
   statusTitle: ".daemon-status-title",
   statusMessage: ".daemon-status-message",
@@ -275,11 +274,6 @@ document.addEventListener("keydown", (event) => {
 // The socket ----------------------------------------------------------------------------------------
 
 const socket = openSocket("/ws/live/", {
-  onState(linkState) {
-    const link = $(SELECTORS.link);
-    link.dataset.state = linkState;
-    link.textContent = linkState === "live" ? "● live" : `${linkState}…`;
-  },
   onFrame(frame) {
     if (frame.type === "error") {
       console.warn("archviz server:", frame.error);

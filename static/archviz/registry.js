@@ -1,5 +1,7 @@
 // The registry audit page: local times, human sizes, and the chart of pushes and pulls per repository.
 
+import { humanSize } from "./format.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const LINES = [["push", "pushes"], ["pull", "downloads"], ["check", "existence checks"]];
 
@@ -10,17 +12,6 @@ function node(name, attributes = {}, text = null) {
   return element;
 }
 
-export function humanSize(bytes) {
-  if (bytes === "" || bytes === null || bytes === undefined) return "";
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = Number(bytes);
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
 
 function localTime(timeNs) {
   return new Date(Number(BigInt(timeNs) / 1000000n)).toISOString().replace("T", " ").slice(0, 23);

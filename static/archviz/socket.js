@@ -1,6 +1,14 @@
-// A websocket that reconnects by itself, with backoff, and hands each JSON frame to onFrame.
+// A websocket that reconnects by itself, with backoff, and hands each JSON frame to onFrame. Its link state
+// (connecting, live, reconnecting) is shown in the page's #link-state indicator.
 
-export function openSocket(path, { onFrame, onState }) {
+function showLinkState(linkState) {
+  const link = document.querySelector("#link-state");
+  if (!link) return;
+  link.dataset.state = linkState;
+  link.textContent = linkState === "live" ? "● live" : `${linkState}…`;
+}
+
+export function openSocket(path, { onFrame, onState = showLinkState }) {
   let socket = null;
   let delay = 250;
   const url = () => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;

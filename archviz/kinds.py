@@ -49,6 +49,9 @@ ACTION_KINDS: dict[str, str] = {
     "action-pull-cancelled": "that pull was cancelled",
 }
 
+# The API tap: one request of a client to the daemon, with its answer.
+TAP_KINDS: dict[str, str] = {"api-call": "a client's request to the daemon and the daemon's answer, seen by the tap"}
+
 WATCHER_CONNECTED = "watcher-connected"
 WATCHER_UNREACHABLE = "watcher-unreachable"
 
@@ -58,4 +61,4 @@ WATCHER_KINDS: dict[str, str] = {
 }
 
 ALL_KINDS: frozenset[str] = (DAEMON_KINDS | {DAEMON_OTHER} | frozenset(WATCHER_KINDS) | frozenset(REGISTRY_KINDS)
-                              | frozenset(ACTION_KINDS))
+                              | frozenset(ACTION_KINDS) | frozenset(TAP_KINDS))

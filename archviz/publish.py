@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import AsyncToSync, SyncToAsync
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
@@ -99,7 +99,9 @@ def _send(group: str, message: dict[str, Any]) -> None:
         return
     loop = _calling_event_loop()
     if loop is None:
-        async_to_sync(layer.group_send)(group, message)
+        # No running loop handed us this work (a script, a test, or a loop that has just stopped): send from a
+        # loop of our own. asgiref would hop to the stopped loop it remembers, and wait forever.
+        AsyncToSync(layer.group_send, force_new_loop=True)(group, message)
     else:
         _send_in_order(loop, layer, group, message)
 

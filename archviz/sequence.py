@@ -360,6 +360,22 @@ def human_size(size: int) -> str:
     return f"{value:.0f} {units[unit]}" if unit == 0 else f"{value:.1f} {units[unit]}"
 
 
+# The API tap ------------------------------------------------------------------------------------------
+
+
+@rule("api-call")
+def _api_call(o: dict[str, Any]) -> list[Arrow]:
+    attributes = o["attributes"]
+    query = attributes.get("query") or {}
+    shown = ", ".join(f"{k}={v}" for k, v in query.items() if k in ("fromImage", "tag", "name", "condition"))
+    request = f"{attributes.get('method', '')} {attributes.get('path', '')}" + (f" ({shown})" if shown else "")
+    status = attributes.get("status", "")
+    reply = f"{status} {attributes.get('error') or attributes.get('reason', '')}".strip()
+    if attributes.get("upgraded"):
+        reply = f"{status} switched to a raw stream"
+    return [Arrow(CLIENT, DAEMON, REQUEST, request), Arrow(DAEMON, CLIENT, REPLY, reply)]
+
+
 # Dashboard actions ------------------------------------------------------------------------------------
 
 
@@ -497,6 +513,13 @@ class Sequencer:
         kind, now = o["kind"], int(o["time_ns"])
         if o["source"] == "watcher" or kind == "daemon-other":
             return None, None
+        if o["source"] == "tap":
+            # One client process is one command: its requests, over however many connections, share a box.
+            key = f"tap:{o['host']}:{o['correlation'].split(':')[0] or o['correlation']}"
+            interaction = self._open_interaction(key, now) or self._new(key, f"i{o['id']}", _title(o), now)
+            interaction.last_ns = now
+            delta.interactions.append(interaction)
+            return interaction, None
         if o["source"] == "action":
             # One action is one interaction however long it takes: its end names its job.
             key = f"action:{o['correlation']}"
@@ -603,6 +626,8 @@ def _title(o: dict[str, Any]) -> str:
         "container-exec-create": f"docker exec {subject}",
         "image-pull": f"docker pull {subject}",
         "action-pull": f"pull {subject} from the dashboard",
+        "api-call": f"{o['attributes'].get('user_agent', 'a client').split(' ', 1)[0]} "
+                    f"(process {o['attributes'].get('pid') or '?'})",
         "image-push": f"docker push {subject}",
         "registry-push": f"push to {o['host']}/{o['attributes'].get('repository', '')}",
         "registry-pull": f"pull from {o['host']}/{o['attributes'].get('repository', '')}",

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 BATCH_LIMIT = 1000
+STOP = "stop"
 
 
 def docker_host() -> str:
@@ -135,7 +136,10 @@ class DaemonWatcher:
         finally:
             writer.cancel()
             if keeping is not None:
-                keeping.cancel()
+                # Let the keeper finish the job it is on: its thread cannot be cancelled, and it must not
+                # outlive the loop it reports to.
+                self._inbox.put_nowait(STOP)
+                await keeping
 
     def stop(self) -> None:
         self._stopping.set()
@@ -196,8 +200,8 @@ class DaemonWatcher:
         # One job at a time, in order, in a worker thread: the keeper talks to the daemon and the store.
         assert self.keeper is not None
         handle = sync_to_async(self.keeper.handle, thread_sensitive=False)
-        while True:
-            if not await handle(await self._inbox.get()):
+        while (job := await self._inbox.get()) != STOP:
+            if not await handle(job):
                 # Lost track (the daemon went away or answered nonsense): start again from a full load.
                 await asyncio.sleep(self.backoff.longest)
                 self._inbox.put_nowait(RELOAD)

@@ -2,8 +2,9 @@
 
 1. Refuse to serve off loopback without a login: binding elsewhere forces ARCHVIZ_REQUIRE_LOGIN on.
 2. Build the ASGI application (HTTP and websockets) and hand it to daphne.
-3. Once daphne's event loop exists, start the daemon watcher in it, so the watcher publishes on the
-   same loop that serves the websockets (the in-memory channel layer is not thread-safe).
+3. Once daphne's event loop exists, start the daemon watcher (and, with ARCHVIZ_TAP_SOCKET, the API tap) in
+   it, so that they publish on the same loop that serves the websockets (the in-memory channel layer is not
+   thread-safe).
 4. On SIGTERM or Ctrl-C daphne stops the loop; the watcher is stopped first.
 """
 
@@ -16,7 +17,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from archviz.watcher import DaemonWatcher
+from archviz.management.commands.tap import unix_path
+from archviz.tap import Tap
+from archviz.watcher import DaemonWatcher, docker_host
 
 
 def is_loopback(host: str) -> bool:
@@ -52,12 +55,23 @@ class Command(BaseCommand):
                               "(create one with: python manage.py createsuperuser).")
 
         watcher = None if no_watch else DaemonWatcher()
+        tap = None
+        if settings.ARCHVIZ_TAP_SOCKET:
+            tap = Tap(unix_path(settings.ARCHVIZ_TAP_SOCKET, "ARCHVIZ_TAP_SOCKET"),
+                      unix_path(docker_host(), "DOCKER_HOST"))
+            if not tap.upstream.exists():
+                raise CommandError(f"ARCHVIZ_TAP_SOCKET is set but there is no daemon socket at {tap.upstream}")
+        running: list[asyncio.Task[Any]] = []  # held here: the event loop keeps tasks only weakly
 
         def ready() -> None:
+            loop = asyncio.get_event_loop()
             if watcher is not None:
-                loop = asyncio.get_event_loop()
-                loop.create_task(watcher.run())
+                running.append(loop.create_task(watcher.run()))
                 reactor.addSystemEventTrigger("before", "shutdown", watcher.stop)
+            if tap is not None:
+                running.append(loop.create_task(tap.start()))
+                self.stdout.write(f"The API tap listens on unix://{tap.listen}: point clients at it with "
+                                  f"DOCKER_HOST=unix://{tap.listen}")
             self.stdout.write(f"archviz is serving on http://{host}:{port}/"
                               + (f" and watching {watcher.address}" if watcher else ""))
             self.stdout.flush()

@@ -1,0 +1,216 @@
+"""The API tap: the real docker CLI through it against the lab, and peers that misbehave."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+
+from archviz.lab import Lab
+from archviz.models import StoredObservation
+from archviz.sequence import sequence
+from archviz.sources.tap import Exchange, observation_from_exchange, split_target
+from archviz.tap import Tap
+from tests.conftest import ROOT, dashboard_env, free_port, start_serve
+from tests.lab_helpers import eventually
+
+
+def test_query_values_are_kept_only_where_they_cannot_hold_a_secret() -> None:
+    version, path, query = split_target('/v1.41/build?t=app%3A1&buildargs={"TOKEN":"s3cret"}&registryconfig=abc')
+    assert (version, path) == ("1.41", "/build")
+    assert query == {"t": "app:1", "buildargs": "…", "registryconfig": "…"}
+    assert split_target("/_ping") == ("", "/_ping", {})
+
+
+def test_an_auth_failure_message_is_not_kept() -> None:
+    exchange = Exchange(started_ns=1, method="POST", target="/v1.41/auth", status=401, reason="Unauthorized",
+                        user_agent="Docker-Client/28", pid=7, connection=1, sequence=1, first_byte_ms=1.0,
+                        error_message="login attempt for user bob with password hunter2 failed")
+    observation = observation_from_exchange(exchange, "unix:///d.sock")
+    assert "error" not in observation.attributes
+    assert "hunter2" not in json.dumps(observation.attributes)
+
+
+
+
+@pytest_asyncio.fixture
+async def tap(lab: Lab) -> AsyncIterator[Tap]:
+    the_tap = Tap(Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock"), lab.socket)
+    server = await the_tap.start()
+    yield the_tap
+    await the_tap.stop(server)
+
+
+def docker(address: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker")
+    assert binary, "the docker CLI comes with Debian's docker.io"
+    return subprocess.run([binary, *args], env={**os.environ, "DOCKER_HOST": address}, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def both(lab: Lab, tap: Tap, *args: str, stdin: str | None = None) -> tuple[subprocess.CompletedProcess[str], ...]:
+    return docker(lab.docker_host, *args, stdin=stdin), docker(f"unix://{tap.listen}", *args, stdin=stdin)
+
+
+@database_sync_to_async
+def calls() -> list[dict]:
+    return [row.to_wire() for row in StoredObservation.objects.filter(source="tap").order_by("id")]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.lab
+async def test_a_run_of_a_missing_image_through_the_tap_draws_the_seed_sequence(lab: Lab, tap: Tap) -> None:
+    reference = f"{lab.registry_address}/tap/missing{uuid.uuid4().hex[:6]}:1"
+    for step in (("tag", lab.base_image, reference), ("push", reference), ("rmi", reference)):
+        assert (await asyncio.to_thread(docker, lab.docker_host, *step)).returncode == 0
+    result = await asyncio.to_thread(docker, f"unix://{tap.listen}", "run", "--rm", reference, "echo", "hi")
+    assert (result.returncode, result.stdout) == (0, "hi\n")
+    assert "Unable to find image" in result.stderr
+
+    async def all_seven() -> list[dict]:
+        found = [c for c in await calls() if c["attributes"]["path"] != "/_ping" or c["attributes"]["method"] == "HEAD"]
+        return found if len(found) >= 7 else []
+
+    seen = await eventually(all_seven, what="seven requests recorded")
+    steps = [(c["attributes"]["method"], c["attributes"]["path"].split("/")[-1], c["attributes"]["status"])
+             for c in seen]
+    assert steps == [("HEAD", "_ping", 200), ("POST", "create", 404), ("POST", "create", 200),
+                     ("POST", "create", 201), ("POST", "attach", 101), ("POST", "wait", 200), ("POST", "start", 204)]
+    assert seen[1]["attributes"]["error"].startswith("No such image")
+    assert seen[2]["attributes"]["query"]["fromImage"] == reference.rsplit(":", 1)[0]
+    assert len({c["attributes"]["pid"] for c in seen}) == 1
+    diagram = sequence(seen)
+    assert len(diagram.interactions) == 1
+    assert diagram.messages[3].label.startswith("404 No such image")
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.lab
+async def test_output_exit_codes_stdin_exec_and_logs_are_the_same_through_the_tap(lab: Lab, tap: Tap) -> None:
+    cases = [
+        (("run", "--rm", lab.base_image, "sh", "-c", "echo out; echo err >&2; exit 3"), None),
+        (("run", "-i", "--rm", lab.base_image, "cat"), "hello through stdin\n"),
+    ]
+    for args, stdin in cases:
+        direct, tapped = await asyncio.to_thread(both, lab, tap, *args, stdin=stdin)
+        assert (tapped.returncode, tapped.stdout) == (direct.returncode, direct.stdout)
+    name = f"tap-{uuid.uuid4().hex[:6]}"
+    assert (await asyncio.to_thread(docker, lab.docker_host, "run", "-d", "--name", name, lab.base_image, "sh",
+                                    "-c", "echo one; echo two; sleep 1; echo three")).returncode == 0
+    try:
+        direct, tapped = await asyncio.to_thread(both, lab, tap, "exec", name, "echo", "from exec")
+        assert (tapped.returncode, tapped.stdout) == (0, "from exec\n") == (direct.returncode, direct.stdout)
+        tapped = await asyncio.to_thread(docker, f"unix://{tap.listen}", "logs", "-f", name)
+        assert tapped.stdout == "one\ntwo\nthree\n"
+    finally:
+        await asyncio.to_thread(docker, lab.docker_host, "rm", "-f", name)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.lab
+async def test_a_login_and_push_through_the_tap_leave_the_password_nowhere(lab: Lab, tap: Tap,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = "pw-" + uuid.uuid4().hex
+    config = Path(f"/tmp/avtap-config-{uuid.uuid4().hex[:6]}")
+    binary = shutil.which("docker")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tap.listen}", "DOCKER_CONFIG": str(config)}
+    login = await asyncio.to_thread(subprocess.run, [binary, "login", lab.registry_address, "-u", "someone",
+                                                     "--password-stdin"], input=password, env=env,
+                                    capture_output=True, text=True, timeout=60)
+    assert login.returncode == 0, login.stderr
+    reference = f"{lab.registry_address}/tap/pushed{uuid.uuid4().hex[:6]}:1"
+    for step in (["tag", lab.base_image, reference], ["push", reference]):
+        done = await asyncio.to_thread(subprocess.run, [binary, *step], env=env, capture_output=True, text=True,
+                                       timeout=60)
+        assert done.returncode == 0, done.stderr
+    shutil.rmtree(config, ignore_errors=True)
+    recorded = await eventually(lambda: calls(), what="the tap recorded something")
+    assert any(c["attributes"]["path"] == "/auth" for c in recorded)
+    assert any(c["attributes"]["path"].endswith("/push") for c in recorded)
+    from django.db import connection
+
+    dump = "\n".join(sqlite3.connect(connection.settings_dict["NAME"]).iterdump())
+    assert "/auth" in dump and password not in dump
+    assert password not in caplog.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.lab
+async def test_garbage_and_clients_that_vanish_leave_the_tap_serving_others(lab: Lab, tap: Tap) -> None:
+    reader, writer = await asyncio.open_unix_connection(str(tap.listen))
+    writer.write(b"\x00\x01GARBAGE NOT HTTP\r\n\r\n")
+    assert (await asyncio.wait_for(reader.read(100), 10)).startswith(b"HTTP/1.1 400")
+    writer.close()
+    events = await asyncio.create_subprocess_exec(shutil.which("docker"), "events",
+                                                  env={**os.environ, "DOCKER_HOST": f"unix://{tap.listen}"},
+                                                  stdout=asyncio.subprocess.PIPE)
+    await asyncio.sleep(0.5)
+    events.kill()  # a client gone mid-stream
+    await events.wait()
+    result = await asyncio.to_thread(docker, f"unix://{tap.listen}", "version", "--format", "{{.Server.Version}}")
+    assert result.returncode == 0 and result.stdout.strip()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_with_no_daemon_behind_it_the_tap_answers_502_and_says_why(tmp_path: Path) -> None:
+    missing = tmp_path / "docker.sock"
+    holder = socket.socket(socket.AF_UNIX)
+    holder.bind(str(missing))  # a socket file with nobody listening
+    the_tap = Tap(tmp_path / "tap.sock", missing)
+    server = await the_tap.start()
+    reader, writer = await asyncio.open_unix_connection(str(the_tap.listen))
+    writer.write(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(1000), 10)
+    assert answer.startswith(b"HTTP/1.1 502") and b"cannot be reached" in answer
+    writer.close()
+    await the_tap.stop(server)
+    holder.close()
+
+
+@pytest.mark.lab
+def test_serve_runs_the_tap_when_asked_and_its_requests_are_drawn(lab: Lab, tmp_path: Path) -> None:
+
+    listen = Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock")
+    env = dashboard_env(tmp_path, lab.docker_host) | {"ARCHVIZ_TAP_SOCKET": f"unix://{listen}"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    server = start_serve(port, env)
+    try:
+        for _ in range(100):
+            if listen.exists():
+                break
+            time.sleep(0.05)
+        result = docker(f"unix://{listen}", "version", "--format", "{{.Server.Version}}")
+        assert result.returncode == 0 and result.stdout.strip()
+        for _ in range(100):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/sequence.mmd") as response:
+                text = response.read().decode()
+            if "GET /version" in text:
+                break
+            time.sleep(0.05)
+        assert "GET /version" in text and "200 OK" in text
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        listen.unlink(missing_ok=True)

@@ -136,9 +136,13 @@ class Tap:
                 _until_done(self._requests(reader, up_writer, pending, switched)),
                 _until_done(self._responses(up_reader, writer, pending, switched, number, pid)),
             )
+        except asyncio.CancelledError:
+            # The tap is stopping: end this connection quietly (asyncio's stream callback would otherwise
+            # report the cancelled task as an error).
+            pass
         finally:
-            await _close(up_writer)
-            await _close(writer)
+            up_writer.close()
+            writer.close()
 
     async def _requests(self, reader: asyncio.StreamReader, upstream: asyncio.StreamWriter,
                         pending: deque[PendingRequest], switched: asyncio.Event) -> None:

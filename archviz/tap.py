@@ -38,6 +38,7 @@ from archviz.sources.tap import Exchange, observation_from_exchange
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
 ERROR_BODY_LIMIT = 64 * 1024
+GATHER_SECONDS = 0.05
 
 
 @dataclass
@@ -102,8 +103,14 @@ class Tap:
         store = database_sync_to_async(publish)
         while True:
             batch = [await self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            # A command's requests come in a burst: gather them for a moment and store them in one
+            # transaction, so that the database work (which shares the interpreter with the copying) stays small.
+            deadline = asyncio.get_running_loop().time() + GATHER_SECONDS
+            while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
             try:
                 await store(batch)
             except Exception:  # the copy goes on; only the record is lost, and said so

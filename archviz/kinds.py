@@ -50,7 +50,10 @@ ACTION_KINDS: dict[str, str] = {
 }
 
 # The API tap: one request of a client to the daemon, with its answer.
-TAP_KINDS: dict[str, str] = {"api-call": "a client's request to the daemon and the daemon's answer, seen by the tap"}
+TAP_KINDS: dict[str, str] = {
+    "api-call": "a client's request to the daemon and the daemon's answer, seen by the tap",
+    "api-pull-layer": "a layer of a pull some client asked for arrived (or was already there), read off the progress",
+}
 
 WATCHER_CONNECTED = "watcher-connected"
 WATCHER_UNREACHABLE = "watcher-unreachable"

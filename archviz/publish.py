@@ -1,9 +1,9 @@
 """The one way anything reaches a browser: store it, then broadcast it once the transaction commits.
 
-`publish` (observations), `publish_inventory` (inventory changes) and `publish_pull` (a pull's progress)
-are the only ways in, and `_send` here is
-the only caller of `group_send` in archviz. Keep it that way: a browser that reconnects resyncs from the store,
-which is only sound if nothing is ever shown that was not stored first.
+`publish` (observations), `publish_inventory` (inventory changes) and `publish_pull` (a pull's progress,
+with `publish_pull_from_loop` for code on the event loop) are the only ways in, and they are the only callers
+of `group_send` in archviz. Keep it that way: a browser that reconnects resyncs from the store, which is only
+sound if nothing is ever shown that was not stored first (a pull's progress is the one transient exception).
 """
 
 from __future__ import annotations
@@ -82,6 +82,13 @@ def publish_pull(pull: dict[str, Any]) -> None:
     what is stored is the pull's start and end (Observations, via `publish`); a viewer that connects gets
     the running pulls in its inventory snapshot."""
     _send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
+
+
+async def publish_pull_from_loop(pull: dict[str, Any]) -> None:
+    """`publish_pull` for code running on the event loop itself (the API tap)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
 
 
 def _broadcast(rows: list[StoredObservation]) -> None:

@@ -387,7 +387,7 @@ def _action_pull(o: dict[str, Any]) -> list[Arrow]:
     ]
 
 
-@rule("action-pull-layer")
+@rule("action-pull-layer", "api-pull-layer")
 def _action_pull_layer(o: dict[str, Any]) -> list[Arrow]:
     attributes = o["attributes"]
     layer = attributes.get("layer", "")

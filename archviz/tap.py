@@ -31,9 +31,10 @@ from typing import Any
 import h11
 from channels.db import database_sync_to_async
 
-from archviz.observation import Observation
-from archviz.publish import publish
-from archviz.sources.tap import Exchange, observation_from_exchange
+from archviz.observation import Observation, Source
+from archviz.publish import publish, publish_pull_from_loop
+from archviz.pull_progress import PullState, apply_line
+from archviz.sources.tap import Exchange, observation_from_exchange, split_target
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
@@ -213,6 +214,7 @@ class _Responses:
         self.error_body = bytearray()
         self.recorded = False
         self.broken = False
+        self.progress: PullProgress | None = None
 
     def feed(self, data: bytes) -> None:
         while data and not self.broken and not self.switched.is_set():
@@ -257,6 +259,10 @@ class _Responses:
                 streaming = b"content-length" not in headers
                 if event.status_code < 400 or streaming:
                     self._record(event.status_code, event.reason.decode("latin-1"))
+                if event.status_code == 200:
+                    self.progress = PullProgress.for_request(self.tap, self.request, self.number, self.pid)
+            elif isinstance(event, h11.Data) and self.progress is not None:
+                self.progress.feed(event.data)
             elif isinstance(event, h11.Data) and self.response is not None and not self.recorded:
                 if len(self.error_body) < ERROR_BODY_LIMIT:
                     self.error_body += event.data[: ERROR_BODY_LIMIT - len(self.error_body)]
@@ -264,6 +270,9 @@ class _Responses:
                 if self.response is not None and not self.recorded:
                     self._record(self.response.status_code, self.response.reason.decode("latin-1"),
                                  error=_message(bytes(self.error_body)))
+                if self.progress is not None:
+                    self.progress.finish()
+                    self.progress = None
                 leftover, _closed = self.parser.trailing_data
                 self.parser = None
                 return leftover
@@ -278,6 +287,75 @@ class _Responses:
             first_byte_ms=(time.perf_counter() - self.request.started) * 1000, error_message=error,
             upgraded=upgraded,
         ))
+
+
+class PullProgress:
+    """A pull's progress stream (any client's `POST /images/create`), read on the side: the same per-layer
+    state the dashboard's own pulls show, broadcast as it changes, and one Observation per layer that lands."""
+
+    def __init__(self, tap: Tap, request: PendingRequest, reference: str, job: str, user: str,
+                 correlation: str) -> None:
+        self.tap, self.request, self.correlation = tap, request, correlation
+        self.state = PullState(reference)
+        self.job, self.user = job, user
+        self.buffer = b""
+        self.finished: set[str] = set()
+        self.sizes: dict[str, int] = {}
+        self.last_sent = 0.0
+
+    @classmethod
+    def for_request(cls, tap: Tap, request: PendingRequest | None, number: int, pid: int | None
+                    ) -> PullProgress | None:
+        if request is None or request.method != "POST":
+            return None
+        _version, path, query = split_target(request.target)
+        if path != "/images/create" or "fromImage" not in query:
+            return None
+        reference = f"{query['fromImage']}:{query.get('tag') or 'latest'}"
+        user = request.user_agent.split(" ", 1)[0] or "a client"
+        return cls(tap, request, reference, f"tap-{number}-{request.sequence}", f"{user} (process {pid or '?'})",
+                   f"{pid or ''}:{number}")
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        changed = False
+        for line in lines:
+            try:
+                decoded = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(decoded, dict):
+                self.state = apply_line(self.state, decoded)
+                changed = True
+        if changed:
+            self._layers_landed()
+            if time.monotonic() - self.last_sent >= 0.1:
+                self._broadcast()
+
+    def finish(self) -> None:
+        if self.state.status not in ("done", "failed"):
+            self.state = PullState(self.state.reference, "done", self.state.message, self.state.layers)
+        self._broadcast()
+
+    def _layers_landed(self) -> None:
+        for layer in self.state.layers:
+            if layer.stage == "Downloading" and layer.total:
+                self.sizes[layer.id] = layer.total
+            if layer.stage in ("Pull complete", "Already exists") and layer.id not in self.finished:
+                self.finished.add(layer.id)
+                self.tap._queue.put_nowait(Observation(
+                    time_ns=time.time_ns(), source=Source.TAP, host=self.tap.host, kind="api-pull-layer",
+                    subject=self.state.reference,
+                    attributes={"layer": layer.id, "message": layer.stage, "size": self.sizes.get(layer.id, 0),
+                                "user_agent": self.request.user_agent},
+                    correlation=self.correlation,  # the same box as the client's requests
+                ))
+
+    def _broadcast(self) -> None:
+        self.last_sent = time.monotonic()
+        wire = {"id": self.job, "host": self.tap.host, "user": self.user, **self.state.to_wire()}
+        self.tap._hold(asyncio.get_running_loop().create_task(publish_pull_from_loop(wire)))
 
 
 def _message(body: bytes) -> str:

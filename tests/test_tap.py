@@ -28,6 +28,7 @@ from archviz.sources.tap import Exchange, observation_from_exchange, split_targe
 from archviz.tap import Tap
 from tests.conftest import ROOT, dashboard_env, free_port, start_serve
 from tests.lab_helpers import eventually
+from tests.test_pulls_lab import build_and_push
 
 
 def test_query_values_are_kept_only_where_they_cannot_hold_a_secret() -> None:
@@ -69,7 +70,12 @@ def both(lab: Lab, tap: Tap, *args: str, stdin: str | None = None) -> tuple[subp
 
 @database_sync_to_async
 def calls() -> list[dict]:
-    return [row.to_wire() for row in StoredObservation.objects.filter(source="tap").order_by("id")]
+    return [row.to_wire() for row in StoredObservation.objects.filter(kind="api-call").order_by("id")]
+
+
+@database_sync_to_async
+def layer_observations() -> list[dict]:
+    return [row.to_wire() for row in StoredObservation.objects.filter(kind="api-pull-layer").order_by("id")]
 
 
 @pytest.mark.asyncio
@@ -98,6 +104,28 @@ async def test_a_run_of_a_missing_image_through_the_tap_draws_the_seed_sequence(
     diagram = sequence(seen)
     assert len(diagram.interactions) == 1
     assert diagram.messages[3].label.startswith("404 No such image")
+
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.lab
+async def test_any_clients_pull_gets_per_layer_arrows_read_off_its_progress(lab: Lab, tap: Tap) -> None:
+    reference = await asyncio.to_thread(build_and_push, lab, f"tap/layers{uuid.uuid4().hex[:6]}",
+                                        "FROM {base}\nRUN echo one > /one\nRUN echo two > /two\n")
+    result = await asyncio.to_thread(docker, f"unix://{tap.listen}", "pull", reference)
+    assert result.returncode == 0, result.stderr
+    async def three_layers() -> list[dict]:
+        found = await layer_observations()
+        return found if len(found) >= 3 else []
+
+    layers = await eventually(three_layers, what="the pull's three layers read off its progress")
+    assert [o["attributes"]["message"] for o in layers] == ["Already exists", "Pull complete", "Pull complete"]
+    assert {o["subject"] for o in layers} == {reference}
+    drawn = sequence([*await calls(), *layers])
+    labels = [m.label for m in drawn.messages]
+    assert sum(label.startswith("fetch layer ") for label in labels) == 2
+    assert len(drawn.interactions) == 1  # the layers sit in the pull's box
 
 
 @pytest.mark.asyncio

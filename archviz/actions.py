@@ -33,6 +33,7 @@ from archviz.pull_progress import PullState, apply_line, plain_error
 log = logging.getLogger(__name__)
 KEEP_JOBS = 20
 BROADCAST_EVERY = 0.1
+CANCELLED = "Cancelled: the daemon stopped the pull."
 
 _ids = itertools.count(1)
 _lock = threading.Lock()
@@ -111,21 +112,23 @@ def run_pull(job: PullJob, credentials: dict[str, str] | None) -> None:
                 publish_pull(job.to_wire())
                 last_sent, last_stages = time.monotonic(), stages
         if job.cancelled:
-            job.state = PullState(job.state.reference, "cancelled", "Cancelled: the daemon stopped the pull.",
-                                  job.state.layers)
+            job.state = _ended(job.state, "cancelled", CANCELLED)
         elif job.state.status != "failed":
-            job.state = PullState(job.state.reference, "done", job.state.message or "Pulled.", job.state.layers)
+            job.state = _ended(job.state, "done", job.state.message or "Pulled.")
     except (DockerException, requests.exceptions.RequestException, ValueError) as error:
         if job.cancelled:
-            job.state = PullState(job.state.reference, "cancelled", "Cancelled: the daemon stopped the pull.",
-                                  job.state.layers)
+            job.state = _ended(job.state, "cancelled", CANCELLED)
         else:
-            job.state = PullState(job.state.reference, "failed", plain_error(_explain(error)), job.state.layers)
+            job.state = _ended(job.state, "failed", plain_error(_explain(error)))
     finally:
         client.close()
     publish_pull(job.to_wire())
     ending = job.state.status if job.state.status in ("done", "cancelled") else "failed"
     _record(job, f"action-pull-{ending}", job.state.message)
+
+
+def _ended(state: PullState, status: str, message: str) -> PullState:
+    return PullState(state.reference, status, message, state.layers)
 
 
 def _explain(error: BaseException) -> str:

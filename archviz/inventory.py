@@ -111,6 +111,10 @@ class Inventory:
     def table(self, kind: str) -> dict[str, Item]:
         return getattr(self, f"{kind}s")
 
+    def copy(self) -> Inventory:
+        """A copy whose tables can change without changing this one (the items are shared)."""
+        return Inventory(**{f"{kind}s": dict(self.table(kind)) for kind in KINDS})
+
     def with_relations(self) -> Inventory:
         """The same inventory, with each image, network and volume saying which containers use it, and
         each container whether it started (a container listing does not say)."""
@@ -269,7 +273,7 @@ def refreshed(client: docker.DockerClient, inventory: Inventory, observation: di
     object_type = observation["kind"].partition("-")[0]
     attributes = observation["attributes"]
     api = client.api
-    updated = Inventory(**{f"{kind}s": dict(inventory.table(kind)) for kind in KINDS})
+    updated = inventory.copy()
     touched: set[tuple[str, str]] = set()
     if object_type == "container":
         touched.add(("container", attributes.get("id", "")))

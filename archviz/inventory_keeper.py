@@ -38,7 +38,7 @@ class InventoryKeeper:
         pending = [key for key, image in fresh.images.items() if image["layers"] is None]
         for start in range(0, len(pending), LAYER_BATCH):
             found = layers_of(client, pending[start:start + LAYER_BATCH], LOAD_WORKERS)
-            updated = Inventory(**{f"{kind}s": dict(self.inventory.table(kind)) for kind in KINDS})
+            updated = self.inventory.copy()
             for key, layers in found.items():
                 if key in updated.images:
                     updated.images[key] = {**updated.images[key], "layers": layers}

@@ -27,11 +27,16 @@ from archviz.watcher import docker_host
 EXPORT_OBSERVATIONS = 5000
 
 
+def _lab_registry() -> str:
+    """The lab registry's address, for the commands the empty states suggest."""
+    return f"127.0.0.1:{settings.ARCHVIZ_LAB_REGISTRY_PORT}"
+
+
 @require_GET
 def live(request: HttpRequest) -> HttpResponse:
     return render(request, "archviz/live.html", {
         "docker_host": docker_host(),
-        "lab_registry": f"127.0.0.1:{settings.ARCHVIZ_LAB_REGISTRY_PORT}",
+        "lab_registry": _lab_registry(),
         "roles": ROLES,
     })
 
@@ -43,7 +48,7 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def inventory(request: HttpRequest) -> HttpResponse:
-    base = f"127.0.0.1:{settings.ARCHVIZ_LAB_REGISTRY_PORT}/lab/busybox:1"
+    base = f"{_lab_registry()}/lab/busybox:1"
     tables = [
         ("container", "Containers", f"No containers yet — try: docker run --rm {base} echo hello"),
         ("image", "Images", f"No images yet — try: docker pull {base}"),

@@ -1,4 +1,8 @@
-"""The lab: a real dockerd and a real registry on this machine, private to archviz, on loopback only.
+"""The lab: a real dockerd and two real registries on this machine, private to archviz, on loopback only.
+
+The first registry takes anything from anyone; the second asks for a login (distribution's htpasswd auth),
+with a user name and a password made at random for each lab, so `docker login` and the credentials it
+hands the daemon can be watched (and checked to stay out of archviz).
 
 Used by `manage.py lab up|down|status`, by the run command when no daemon is reachable, and by the
 test suite. The daemon runs with no bridge network, no iptables and no masquerading, so nothing it
@@ -9,6 +13,7 @@ so nothing is ever pulled from Docker Hub.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import os
 import secrets
@@ -31,6 +36,8 @@ BUSYBOX = Path("/bin/busybox")
 BUSYBOX_APPLETS = ("sh", "echo", "sleep", "cat", "ls", "true", "false", "env", "wc", "head", "dd", "printf")
 APT_PACKAGES = "docker.io docker-registry busybox-static"
 DAEMON_START_SECONDS = 60.0
+REGISTRY_START_SECONDS = 20.0
+AUTH_USER = "archviz"
 STOP_SECONDS = 20.0
 
 
@@ -42,7 +49,9 @@ class LabError(Exception):
 class Lab:
     root: Path
     registry_port: int = 5000
-    # Where the registry sends its notifications (each endpoint gets every event, with the bearer token).
+    auth_registry_port: int = 5001
+    # Where the first registry sends its notifications (each endpoint gets every event, with the bearer token);
+    # the one that asks for a login sends none.
     webhooks: tuple[str, ...] = ()
 
     @property
@@ -58,18 +67,27 @@ class Lab:
         return f"127.0.0.1:{self.registry_port}"
 
     @property
+    def auth_registry_address(self) -> str:
+        return f"127.0.0.1:{self.auth_registry_port}"
+
+    @property
+    def auth_user(self) -> str:
+        return AUTH_USER
+
+    @property
+    def auth_password(self) -> str:
+        """The password of `auth_user` at the auth registry (made at random, kept in the lab folder)."""
+        return self._secret("auth-password", lambda: secrets.token_urlsafe(24))
+
+    @property
     def base_image(self) -> str:
         return f"{self.registry_address}/lab/busybox:1"
 
     @property
     def webhook_token(self) -> str:
         """The bearer token the registry sends with its notifications (kept in the lab folder)."""
-        path = self.root / "webhook-token"
-        if not path.exists():
-            self.root.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(os.environ.get("ARCHVIZ_REGISTRY_TOKEN") or secrets.token_urlsafe(32))
-        return path.read_text().strip()
+        return self._secret("webhook-token", lambda: os.environ.get("ARCHVIZ_REGISTRY_TOKEN")
+                            or secrets.token_urlsafe(32))
 
     def client(self, timeout: int = 60, max_pool_size: int = 10) -> docker.DockerClient:
         return docker.DockerClient(base_url=self.docker_host, version="1.41", timeout=timeout,
@@ -85,7 +103,14 @@ class Lab:
             self.start_daemon()
         if self.registry_pid() is None:
             say(f"starting the registry on {self.registry_address}")
-            self._start_registry()
+            self._start_registry("registry", self.registry_address, registry_config(
+                self.root / "registry", self.registry_address, self.webhooks, self.webhook_token))
+        if self.auth_registry_pid() is None:
+            say(f"starting the registry with a login on {self.auth_registry_address}")
+            htpasswd = self.root / "htpasswd"
+            htpasswd.write_text(htpasswd_line(self.auth_user, self.auth_password))
+            self._start_registry("auth-registry", self.auth_registry_address, registry_config(
+                self.root / "auth-registry", self.auth_registry_address, htpasswd=htpasswd))
         say(f"building and pushing {self.base_image}")
         self._push_base_image()
 
@@ -95,10 +120,11 @@ class Lab:
             self._remove_containers()
             say("stopping dockerd")
             _stop(pid)
-        pid = self.registry_pid()
-        if pid is not None:
-            say("stopping the registry")
-            _stop(pid)
+        for name, pid in (("the registry", self.registry_pid()),
+                          ("the registry with a login", self.auth_registry_pid())):
+            if pid is not None:
+                say(f"stopping {name}")
+                _stop(pid)
         self._unmount_leftovers()
         if self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
@@ -109,6 +135,10 @@ class Lab:
             "registry": self.registry_pid(),
             "docker_host": self.docker_host,
             "registry_address": self.registry_address,
+            "auth_registry": self.auth_registry_pid(),
+            "auth_registry_address": self.auth_registry_address,
+            "auth_registry_user": self.auth_user,
+            "auth_registry_password_file": str(self.root / "auth-password"),
         }
 
     def start_daemon(self) -> None:
@@ -159,26 +189,31 @@ class Lab:
     def registry_pid(self) -> int | None:
         return _live_pid(self.root / "registry.pid", "docker-registry")
 
-    def _start_registry(self) -> None:
-        config = self.root / "registry.yml"
-        config.write_text(registry_config(self.root / "registry", self.registry_address,
-                                          self.webhooks, self.webhook_token))
-        log = (self.root / "registry.log").open("ab")
+    def auth_registry_pid(self) -> int | None:
+        return _live_pid(self.root / "auth-registry.pid", "docker-registry")
+
+    def _start_registry(self, name: str, address: str, config: str) -> None:
+        """Start a registry whose config, log and pid file are NAME.yml, NAME.log and NAME.pid."""
+        config_path = self.root / f"{name}.yml"
+        config_path.write_text(config)
+        log = (self.root / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            ["docker-registry", "serve", str(config)],
+            ["docker-registry", "serve", str(config_path)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        (self.root / "registry.pid").write_text(str(process.pid))
-        deadline = time.monotonic() + 20
+        (self.root / f"{name}.pid").write_text(str(process.pid))
+        deadline = time.monotonic() + REGISTRY_START_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise LabError(f"the registry exited at start:\n{self._tail('registry.log')}")
+                raise LabError(f"the registry on {address} exited at start:\n{self._tail(f'{name}.log')}")
             try:
-                with urllib.request.urlopen(f"http://{self.registry_address}/v2/", timeout=1):
+                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
                     return
+            except urllib.error.HTTPError:
+                return  # it answers (the one with a login answers 401 Unauthorized)
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
-        raise LabError(f"the registry did not answer on {self.registry_address}:\n{self._tail('registry.log')}")
+        raise LabError(f"the registry did not answer on {address}:\n{self._tail(f'{name}.log')}")
 
     def _push_base_image(self) -> None:
         repository, tag = self.base_image.rsplit(":", 1)
@@ -209,6 +244,15 @@ class Lab:
             points = [line.split()[1] for line in mounts if line.split()[1].startswith(str(self.root) + "/")]
         for point in sorted(points, key=len, reverse=True):
             subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+
+    def _secret(self, name: str, make: Callable[[], str]) -> str:
+        """A secret kept in the lab folder (mode 600), made the first time it is asked for."""
+        path = self.root / name
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(make())
+        return path.read_text().strip()
 
     def _tail(self, name: str, lines: int = 15) -> str:
         path = self.root / name
@@ -243,7 +287,30 @@ def busybox_rootfs() -> bytes:
     return buffer.getvalue()
 
 
-def registry_config(storage: Path, address: str, webhooks: tuple[str, ...], token: str) -> str:
+def htpasswd_line(user: str, password: str) -> str:
+    """The user's line of an htpasswd file for distribution, which takes bcrypt hashes only.
+
+    libxcrypt (libcrypt.so.1, which every Debian has: perl-base needs it) makes the hash, so the lab needs
+    neither apache2-utils' htpasswd nor a Python package; `openssl passwd` has no bcrypt.
+    """
+    try:
+        libcrypt = ctypes.CDLL("libcrypt.so.1")
+    except OSError as error:
+        raise LabError(f"the registry with a login needs libxcrypt for its bcrypt hash: {error}") from None
+    libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    libcrypt.crypt_gensalt.restype = ctypes.c_char_p
+    libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libcrypt.crypt.restype = ctypes.c_char_p
+    # No random bytes given: libxcrypt takes them from the kernel. Cost 0 means its default.
+    setting = libcrypt.crypt_gensalt(b"$2b$", 0, None, 0)
+    hashed = libcrypt.crypt(password.encode(), setting) if setting else None
+    if not hashed or not hashed.startswith(b"$2b$"):
+        raise LabError("libxcrypt could not make a bcrypt hash for the registry with a login")
+    return f"{user}:{hashed.decode()}\n"
+
+
+def registry_config(storage: Path, address: str, webhooks: tuple[str, ...] = (), token: str = "",
+                    htpasswd: Path | None = None) -> str:
     config = f"""version: 0.1
 log:
   level: info
@@ -254,6 +321,12 @@ storage:
     enabled: true
 http:
   addr: {address}
+"""
+    if htpasswd is not None:
+        config += f"""auth:
+  htpasswd:
+    realm: archviz-lab
+    path: {htpasswd}
 """
     if webhooks:
         config += "notifications:\n  endpoints:\n"

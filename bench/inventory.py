@@ -86,7 +86,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=4000)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    lab = Lab(Path(tempfile.mkdtemp(prefix="avinv-", dir="/tmp")), registry_port=free_port())
+    lab = Lab(Path(tempfile.mkdtemp(prefix="avinv-", dir="/tmp")), registry_port=free_port(),
+              auth_registry_port=free_port())
     lab.up(say=lambda line: None)
     client = lab.client(timeout=120)
     try:

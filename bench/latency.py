@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("--containers", type=int, default=50, help="containers to run (each makes ~6 events)")
     args = parser.parse_args()
 
-    lab = Lab(Path(tempfile.mkdtemp(prefix="avbench-", dir="/tmp")), registry_port=free_port())
+    lab = Lab(Path(tempfile.mkdtemp(prefix="avbench-", dir="/tmp")), registry_port=free_port(),
+              auth_registry_port=free_port())
     data = Path(tempfile.mkdtemp(prefix="avbench-data-"))
     lab.up(say=lambda line: None)
     server = None

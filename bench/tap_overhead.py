@@ -45,7 +45,8 @@ def timed(address: str, *args: str, runs: int = 1) -> list[float]:
 
 
 def main() -> None:
-    lab = Lab(Path(tempfile.mkdtemp(prefix="avtapb-", dir="/tmp")), registry_port=free_port())
+    lab = Lab(Path(tempfile.mkdtemp(prefix="avtapb-", dir="/tmp")), registry_port=free_port(),
+              auth_registry_port=free_port())
     data = Path(tempfile.mkdtemp(prefix="avbench-tap-"))
     lab.up(say=lambda line: None)
     listen = Path(f"/tmp/avtapb-{os.getpid()}.sock")

@@ -57,6 +57,8 @@ ARCHVIZ_REGISTRY_RETENTION_DAYS = env_int("ARCHVIZ_REGISTRY_RETENTION_DAYS", 90,
 ARCHVIZ_LAB_DIR = Path(env_str("ARCHVIZ_LAB_DIR", "/tmp/archviz-lab"))
 # The loopback port of the lab registry.
 ARCHVIZ_LAB_REGISTRY_PORT = env_int("ARCHVIZ_LAB_REGISTRY_PORT", 5000, minimum=1, maximum=65535)
+# The loopback port of the lab's second registry, the one that asks for a login.
+ARCHVIZ_LAB_AUTH_REGISTRY_PORT = env_int("ARCHVIZ_LAB_AUTH_REGISTRY_PORT", 5001, minimum=1, maximum=65535)
 
 INSTALLED_APPS = [
     "daphne",

@@ -2,8 +2,8 @@
 
 - a newcomer, who runs the dashboard against whatever DOCKER_HOST says, possibly nothing;
 - a viewer, an anonymous browser on the live page;
-- the lab: a real dockerd and registry, started once per test session on a private socket and a
-  free loopback port, and stopped (leaving nothing running) at the end.
+- the lab: a real dockerd and two registries (one open to all, one that asks for a login), started once
+  per test session on a private socket and free loopback ports, and stopped (leaving nothing running) at the end.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def webhook_port() -> int:
 def lab(sink: NotificationSink, webhook_port: int) -> Iterator[Lab]:
     # A short path under /tmp: a unix socket path must stay under 108 bytes.
     the_lab = Lab(Path(tempfile.mkdtemp(prefix="avlab-", dir="/tmp")), registry_port=free_port(),
+                  auth_registry_port=free_port(),
                   webhooks=(f"http://127.0.0.1:{webhook_port}/hooks/registry/", sink.url))
     try:
         the_lab.up(say=lambda line: None)

@@ -28,7 +28,8 @@ class Command(BaseCommand):
         if action == "ping":
             self._ping()
             return
-        lab = Lab(settings.ARCHVIZ_LAB_DIR, settings.ARCHVIZ_LAB_REGISTRY_PORT, (webhook,) if webhook else ())
+        lab = Lab(settings.ARCHVIZ_LAB_DIR, settings.ARCHVIZ_LAB_REGISTRY_PORT, settings.ARCHVIZ_LAB_AUTH_REGISTRY_PORT,
+                  (webhook,) if webhook else ())
         say = self.stderr.write if print_env else self.stdout.write
         try:
             if action == "up":
@@ -42,7 +43,10 @@ class Command(BaseCommand):
                         f"  export DOCKER_HOST={lab.docker_host}\n"
                         f"  docker run --rm {lab.base_image} echo hello\n"
                         f"Its registry notifies {webhook or 'no one'}; to receive that, start the dashboard with\n"
-                        f"  ARCHVIZ_REGISTRY_TOKEN=$(cat {lab.root / 'webhook-token'})"
+                        f"  ARCHVIZ_REGISTRY_TOKEN=$(cat {lab.root / 'webhook-token'})\n"
+                        f"Its second registry, {lab.auth_registry_address}, asks for a login:\n"
+                        f"  docker login {lab.auth_registry_address} -u {lab.auth_user} --password-stdin"
+                        f" < {lab.root / 'auth-password'}"
                     )
             elif action == "down":
                 lab.down(say=say)

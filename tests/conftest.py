@@ -19,14 +19,17 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from archviz import live_sequence
 from archviz.lab import Lab
+from archviz.tap import Tap
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +101,15 @@ def lab(sink: NotificationSink, webhook_port: int) -> Iterator[Lab]:
         yield the_lab
     finally:
         the_lab.down(say=lambda line: None)
+
+
+@pytest_asyncio.fixture
+async def tap(lab: Lab) -> AsyncIterator[Tap]:
+    """The API tap in front of the lab's daemon, in the test's own event loop."""
+    the_tap = Tap(Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock"), lab.socket)
+    server = await the_tap.start()
+    yield the_tap
+    await the_tap.stop(server)
 
 
 def run_container(lab: Lab, name: str, command: str = "true") -> None:

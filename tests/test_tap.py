@@ -14,11 +14,9 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from channels.db import database_sync_to_async
 
 from archviz.lab import Lab
@@ -47,14 +45,6 @@ def test_an_auth_failure_message_is_not_kept() -> None:
     assert "hunter2" not in json.dumps(observation.attributes)
 
 
-
-
-@pytest_asyncio.fixture
-async def tap(lab: Lab) -> AsyncIterator[Tap]:
-    the_tap = Tap(Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock"), lab.socket)
-    server = await the_tap.start()
-    yield the_tap
-    await the_tap.stop(server)
 
 
 def docker(address: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -73,6 +73,7 @@ class Interaction:
     kinds: set[str] = field(default_factory=set)
     block: str = ""  # the block its registry transfer's arrows share
     seen_registry: bool = False
+    seen_tap: bool = False  # the client's own requests are drawn: daemon events need not guess them
 
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "blocks": dict(self.blocks)}
@@ -368,12 +369,74 @@ def _api_call(o: dict[str, Any]) -> list[Arrow]:
     attributes = o["attributes"]
     query = attributes.get("query") or {}
     shown = ", ".join(f"{k}={v}" for k, v in query.items() if k in ("fromImage", "tag", "name", "condition"))
-    request = f"{attributes.get('method', '')} {attributes.get('path', '')}" + (f" ({shown})" if shown else "")
+    path = str(attributes.get("path", ""))
+    if container := attributes.get("container"):
+        path = path.replace(f"/{container}/", f"/{short_id(container)}/")
+    request = f"{attributes.get('method', '')} {path}" + (f" ({shown})" if shown else "")
     status = attributes.get("status", "")
     reply = f"{status} {attributes.get('error') or attributes.get('reason', '')}".strip()
     if attributes.get("upgraded"):
         reply = f"{status} switched to a raw stream"
+    elif not status:
+        reply = attributes.get("reason", "no answer")
+    elif attributes.get("streamed"):
+        reply = f"{reply}, streaming…"
     return [Arrow(CLIENT, DAEMON, REQUEST, request), Arrow(DAEMON, CLIENT, REPLY, reply)]
+
+
+ENDINGS = {
+    "complete": "ended", "closed": "closed", "client-gone": "cut: the client went away",
+    "daemon-gone": "cut: the daemon closed the connection", "tap-stopped": "cut: the tap stopped",
+}
+
+
+# What a streamed answer is, by the end of its path.
+STREAMS = {
+    "/images/create": "pull progress", "/push": "push progress", "/build": "build output", "/events": "events",
+    "/logs": "logs", "/stats": "stats", "/images/get": "image archive", "/get": "image archive",
+    "/export": "container archive", "/archive": "files",
+}
+
+
+@rule("api-stream-end")
+def _api_stream_end(o: dict[str, Any]) -> list[Arrow]:
+    attributes = o["attributes"]
+    path, ending = str(attributes.get("path", "")), str(attributes.get("ending", ""))
+    seconds = f"{float(attributes.get('duration_ms') or 0) / 1000:.1f} s"
+    sent = human_size(int(attributes.get("response_bytes") or 0))
+    if path.endswith("/wait") and "exit_code" in attributes:
+        error = attributes.get("error")
+        return [Arrow(DAEMON, CLIENT, REPLY, f"exit {attributes['exit_code']}" + (f": {error}" if error else ""))]
+    if attributes.get("upgraded"):
+        stream = "output" if path.endswith("/attach") or "/exec/" in path else "raw stream"
+        return [Arrow(DAEMON, CLIENT, REPLY, f"{stream} {ENDINGS.get(ending, ending)} ({sent} in {seconds})")]
+    stream = next((name for end, name in STREAMS.items() if path.endswith(end)), path.rsplit("/", 1)[-1] or path)
+    return [Arrow(DAEMON, CLIENT, REPLY, f"{stream} {ENDINGS.get(ending, ending)} ({sent} in {seconds})")]
+
+
+@rule("api-push-layer")
+def _api_push_layer(o: dict[str, Any]) -> list[Arrow]:
+    attributes = o["attributes"]
+    layer, message, size = attributes.get("layer", ""), str(attributes.get("message", "")), attributes.get("size")
+    if attributes.get("error"):
+        return [Arrow(REGISTRY, DAEMON, REPLY, f"push refused: {attributes['error']}")]
+    if message == "Layer already exists":
+        return [Arrow(DAEMON, REGISTRY, REQUEST, f"does layer {layer} exist? (HEAD)"),
+                Arrow(REGISTRY, DAEMON, REPLY, "it does: not sent again")]
+    if message.startswith("Mounted from "):
+        return [Arrow(DAEMON, REGISTRY, REQUEST, f"mount layer {layer} {message.removeprefix('Mounted ')}"),
+                Arrow(REGISTRY, DAEMON, REPLY, "mounted: not sent again")]
+    return [Arrow(DAEMON, REGISTRY, REQUEST, f"push layer {layer}" + (f" ({human_size(size)})" if size else "")),
+            Arrow(REGISTRY, DAEMON, REPLY, f"layer {layer} stored")]
+
+
+@rule("api-build-step")
+def _api_build_step(o: dict[str, Any]) -> list[Arrow]:
+    attributes = o["attributes"]
+    if attributes.get("error"):
+        return [Arrow(DAEMON, CLIENT, REPLY, f"build failed: {attributes['error']}")]
+    return [Arrow(DAEMON, DAEMON, SELF, f"Step {attributes.get('step')}/{attributes.get('steps')}: "
+                                        f"{attributes.get('instruction', '')}")]
 
 
 # Dashboard actions ------------------------------------------------------------------------------------
@@ -477,9 +540,13 @@ class Sequencer:
         delta = Delta()
         arrows = RULES.get(observation["kind"], _unknown)(observation)
         interaction, block = self._group(observation, delta)
-        if interaction is not None and observation["source"] == "daemon" and interaction.seen_registry:
-            # The registry's own notifications already drew these arrows; do not guess them again.
+        if interaction is not None and observation["source"] == "daemon" and (
+                interaction.seen_registry or "tap-layers" in interaction.kinds):
+            # The registry's own notifications, or the layers read off the progress, already drew these arrows;
+            # do not guess them again.
             arrows = [a for a in arrows if REGISTRY not in (a.sender, a.receiver)]
+        if interaction is not None and observation["source"] == "daemon" and interaction.seen_tap:
+            arrows = [a for a in arrows if CLIENT not in (a.sender, a.receiver)]
         for index, arrow in enumerate(arrows):
             sender = self._participant(arrow.sender, observation, delta)
             receiver = self._participant(arrow.receiver, observation, delta)
@@ -516,10 +583,12 @@ class Sequencer:
         if o["source"] == "tap":
             # One client process is one command: its requests, over however many connections, share a box.
             key = f"tap:{o['host']}:{o['correlation'].split(':')[0] or o['correlation']}"
-            interaction = self._open_interaction(key, now) or self._new(key, f"i{o['id']}", _title(o), now)
+            interaction = self.interactions.get(self._open.get(key, ""))
+            if interaction is None or now - interaction.last_ns > BURST_NS:
+                interaction = self._new(key, f"i{o['id']}", _title(o), now)
             interaction.last_ns = now
             delta.interactions.append(interaction)
-            return interaction, None
+            return interaction, self._tap_joins(o, interaction, now)
         if o["source"] == "action":
             # One action is one interaction however long it takes: its end names its job.
             key = f"action:{o['correlation']}"
@@ -551,7 +620,7 @@ class Sequencer:
         elif kind.startswith("registry-"):
             registry, repository = o["host"], attributes.get("repository", "")
             key = f"registry:{registry}:{repository}:{attributes.get('client', '')}"
-            interaction = self._open_interaction(key, now)
+            interaction = self._open_interaction(key, now) or self._asked_through_tap(registry, repository, key, now)
             if interaction is None:
                 interaction = self._new(key, f"i{o['id']}", _title(o), now)
                 interaction.block = f"b{o['id']}"
@@ -575,6 +644,48 @@ class Sequencer:
         interaction.last_ns = now
         delta.interactions.append(interaction)
         return interaction, block
+
+    def _tap_joins(self, o: dict[str, Any], interaction: Interaction, now: int) -> str | None:
+        """What a client's request tells about the rest: the container it names gets its daemon events drawn
+        in this box; a pull or push it asks for gets the registry's side; a pull after a create's 404 is the
+        image that was not found locally."""
+        interaction.seen_tap = True
+        attributes = o["attributes"]
+        if o["kind"] in ("api-pull-layer", "api-push-layer"):
+            interaction.kinds.add("tap-layers")
+            return interaction.block or None
+        if o["kind"] != "api-call":
+            path = str(attributes.get("path", ""))
+            transfer = path == "/images/create" or (path.startswith("/images/") and path.endswith("/push"))
+            return (interaction.block or None) if transfer else None
+        if container := attributes.get("container"):
+            self._open[f"container:{o['host']}:{container}"] = interaction.id
+        path, query = str(attributes.get("path", "")), attributes.get("query") or {}
+        if path == "/containers/create" and attributes.get("status") == 404:
+            interaction.kinds.add("image-missing")
+        reference = ""
+        if path == "/images/create" and query.get("fromImage"):
+            reference = f"{query['fromImage']}:{query.get('tag') or 'latest'}"
+        elif path.startswith("/images/") and path.endswith("/push"):
+            reference = f"{path.removeprefix('/images/').removesuffix('/push')}:{query.get('tag') or 'latest'}"
+        if not reference:
+            return None
+        interaction.block = f"b{o['id']}"
+        if path == "/images/create" and "image-missing" in interaction.kinds:
+            interaction.blocks[interaction.block] = IMAGE_NOT_FOUND
+        self._transfers[(registry_host(reference), repository_of(reference))] = (interaction.id, interaction.block,
+                                                                                  now, "tap")
+        return interaction.block
+
+    def _asked_through_tap(self, registry: str, repository: str, key: str, now: int) -> Interaction | None:
+        """The box of a client's pull or push the tap saw, when the registry's notification is about it."""
+        asked = self._transfers.get((registry, repository))
+        if asked is None or asked[3] != "tap" or now - asked[2] > PULL_THEN_CREATE_NS:
+            return None
+        interaction = self.interactions.get(asked[0])
+        if interaction is not None:
+            self._open[key] = interaction.id
+        return interaction
 
     def _open_interaction(self, key: str, now: int) -> Interaction | None:
         interaction = self.interactions.get(self._open.get(key, ""))

@@ -19,7 +19,8 @@ from channels.db import database_sync_to_async
 
 from archviz.lab import Lab
 from archviz.models import StoredObservation
-from archviz.sequence import sequence
+from archviz.sequence import IMAGE_NOT_FOUND, sequence
+from archviz.sources.daemon import observation_from_event
 from archviz.sources.tap import Exchange, observation_from_exchange, split_target
 from archviz.tap import Tap
 from tests.conftest import ROOT, dashboard_env, free_port, start_serve
@@ -57,6 +58,11 @@ def both(lab: Lab, tap: Tap, *args: str, stdin: str | None = None) -> tuple[subp
 
 
 @database_sync_to_async
+def tapped() -> list[dict]:
+    return [row.to_wire() for row in StoredObservation.objects.filter(source="tap").order_by("id")]
+
+
+@database_sync_to_async
 def calls() -> list[dict]:
     return [row.to_wire() for row in StoredObservation.objects.filter(kind="api-call").order_by("id")]
 
@@ -70,29 +76,51 @@ def layer_observations() -> list[dict]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.lab
 async def test_a_run_of_a_missing_image_through_the_tap_draws_the_seed_sequence(lab: Lab, tap: Tap) -> None:
-    reference = f"{lab.registry_address}/tap/missing{uuid.uuid4().hex[:6]}:1"
-    for step in (("tag", lab.base_image, reference), ("push", reference), ("rmi", reference)):
-        assert (await asyncio.to_thread(docker, lab.docker_host, *step)).returncode == 0
+    reference = await asyncio.to_thread(build_and_push, lab, f"tap/missing{uuid.uuid4().hex[:6]}",
+                                        "FROM {base}\nRUN echo one > /one\n")
+    started = time.time()
     result = await asyncio.to_thread(docker, f"unix://{tap.listen}", "run", "--rm", reference, "echo", "hi")
     assert (result.returncode, result.stdout) == (0, "hi\n")
     assert "Unable to find image" in result.stderr
 
-    async def all_seven() -> list[dict]:
-        found = [c for c in await calls() if c["attributes"]["path"] != "/_ping" or c["attributes"]["method"] == "HEAD"]
-        return found if len(found) >= 7 else []
+    async def all_nine() -> list[dict]:
+        found = [c for c in await tapped()
+                 if c["attributes"].get("path") != "/_ping" or c["attributes"]["method"] == "HEAD"]
+        return found if sum(c["kind"] in ("api-call", "api-stream-end") for c in found) >= 10 else []
 
-    seen = await eventually(all_seven, what="seven requests recorded")
+    seen = await eventually(all_nine, what="seven requests and three stream ends recorded")
     steps = [(c["attributes"]["method"], c["attributes"]["path"].split("/")[-1], c["attributes"]["status"])
-             for c in seen]
+             for c in seen if c["kind"] == "api-call"]
     assert steps == [("HEAD", "_ping", 200), ("POST", "create", 404), ("POST", "create", 200),
                      ("POST", "create", 201), ("POST", "attach", 101), ("POST", "wait", 200), ("POST", "start", 204)]
-    assert seen[1]["attributes"]["error"].startswith("No such image")
-    assert seen[2]["attributes"]["query"]["fromImage"] == reference.rsplit(":", 1)[0]
-    assert len({c["attributes"]["pid"] for c in seen}) == 1
-    diagram = sequence(seen)
-    assert len(diagram.interactions) == 1
-    assert diagram.messages[3].label.startswith("404 No such image")
-
+    calls_seen = [c for c in seen if c["kind"] == "api-call"]
+    assert calls_seen[1]["attributes"]["error"].startswith("No such image")
+    assert calls_seen[2]["attributes"]["query"]["fromImage"] == reference.rsplit(":", 1)[0]
+    assert len({c["attributes"]["pid"] for c in seen if "pid" in c["attributes"]}) == 1
+    # The daemon's own events of that minute, as the watcher would have stored them, drawn with the requests.
+    client = lab.client()
+    events = client.events(since=int(started) - 1, until=int(time.time()) + 1, decode=True)
+    daemon = [StoredObservation.from_observation(observation_from_event(e, tap.host)).to_wire() for e in events
+              if e.get("timeNano", 0) >= started * 1e9]
+    client.close()
+    merged = sorted(seen + daemon, key=lambda o: int(o["time_ns"]))
+    for number, observation in enumerate(merged, 1):
+        observation["id"] = number
+    diagram = sequence(merged)
+    labels = [m.label for m in diagram.messages if m.interaction]
+    assert len({m.interaction for m in diagram.messages if m.interaction}) == 1, labels
+    (pulled,) = [b for i in diagram.interactions.values() for b, label in i.blocks.items() if label == IMAGE_NOT_FOUND]
+    in_alt = [m.label for m in diagram.messages if m.block == pulled]
+    assert in_alt[0].startswith("POST /images/create") and any(x.startswith("fetch layer ") for x in in_alt)
+    expected = iter(("HEAD /_ping", "POST /containers/create", "404 No such image", "POST /images/create",
+                     "fetch layer ", "pull progress ended", "POST /containers/create", "201 Created",
+                     "POST /containers/", "101 switched", "POST /containers/", "POST /containers/",
+                     "create and start task", "output closed", "exit 0"))
+    step = next(expected)
+    for label in labels:
+        if label.startswith(step):
+            step = next(expected, "")
+    assert step == "", f"{step!r} missing or out of order in {labels}"
 
 
 @pytest.mark.asyncio

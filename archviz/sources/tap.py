@@ -1,10 +1,14 @@
-"""The tap source: one HTTP exchange between a Docker client and the daemon -> one Observation. Pure.
+"""The tap source: one HTTP exchange between a Docker client and the daemon -> Observations. Pure.
+
+An exchange whose answer is complete at once (most of them) is one `api-call`. One whose answer is a stream
+(events, logs, a pull's progress, a wait, an attach's raw stream) is an `api-call` when the answer starts and an
+`api-stream-end` when it ends, with the bytes each way, how long it ran and how it ended.
 
 What is kept is what the diagram needs and nothing secret: the method, the path without its API version, the
 version, the query with values only for parameters known to hold no secret, the status, timings, byte counts,
-the client's user agent and process. Request and response bodies are never kept (a `containers/create` body
-holds environment values, `/auth` holds a password), nor any header but the user agent: `X-Registry-Auth` and
-`X-Registry-Config` carry credentials.
+the client's user agent and process, a container's id and a wait's exit code. Request and response bodies are
+never kept (a `containers/create` body holds environment values, `/auth` holds a password), nor any header but
+the user agent: `X-Registry-Auth` and `X-Registry-Config` carry credentials.
 """
 
 from __future__ import annotations
@@ -12,23 +16,36 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import parse_qsl, urlsplit
 
 from archviz.observation import Observation, Source
 
 _VERSION = re.compile(r"^/v(?P<version>\d+\.\d+)(?P<path>/.*)$")
+_CONTAINER = re.compile(r"^/containers/(?P<id>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})/")
 # Query parameters whose values say what was asked and can hold no secret.
 SAFE_QUERY = frozenset({
     "fromImage", "fromSrc", "tag", "repo", "name", "all", "force", "v", "link", "stream", "stdin", "stdout",
     "stderr", "logs", "follow", "timestamps", "tail", "since", "until", "condition", "signal", "t", "detachKeys",
     "noprune", "size", "filters", "h", "w", "platform", "q", "dockerfile", "rm", "forcerm", "pull", "nocache",
+    "names", "quiet",
 })
 ERROR_MESSAGE_LIMIT = 300
 
 
-@dataclass(frozen=True)
+class Ending(StrEnum):
+    """How a streamed answer ended."""
+
+    COMPLETE = "complete"  # the daemon finished the answer
+    CLOSED = "closed"  # a raw (upgraded) stream that both sides closed
+    CLIENT_GONE = "client-gone"  # the client went away before the answer was complete
+    DAEMON_GONE = "daemon-gone"  # the daemon closed the connection before the answer was complete
+    TAP_STOPPED = "tap-stopped"  # the tap itself was stopped
+
+
+@dataclass
 class Exchange:
-    """One request and its response, as the tap saw them."""
+    """One request and its answer, as the tap saw them."""
 
     started_ns: int
     method: str
@@ -42,6 +59,12 @@ class Exchange:
     first_byte_ms: float
     error_message: str = ""
     upgraded: bool = False
+    streamed: bool = False
+    request_bytes: int = 0
+    response_bytes: int = 0
+    duration_ms: float = 0.0
+    container: str = ""
+    exit_code: int | None = None
 
 
 def split_target(target: str) -> tuple[str, str, dict[str, str]]:
@@ -55,21 +78,59 @@ def split_target(target: str) -> tuple[str, str, dict[str, str]]:
     return version, path, query
 
 
+def container_in(path: str) -> str:
+    """The container a path names (`/containers/ID/start` -> ID), or ""."""
+    match = _CONTAINER.match(path)
+    return match["id"] if match else ""
+
+
+def is_secret_path(path: str) -> bool:
+    return path == "/auth" or path.startswith(("/secrets", "/configs"))
+
+
 def observation_from_exchange(exchange: Exchange, host: str) -> Observation:
+    """The `api-call`: the request and the start of its answer (the whole answer unless it is streamed)."""
     version, path, query = split_target(exchange.target)
-    secret_path = path == "/auth" or path.startswith(("/secrets", "/configs"))
     attributes: dict[str, object] = {
         "method": exchange.method, "path": path, "version": version, "query": query,
         "status": exchange.status, "reason": exchange.reason, "user_agent": exchange.user_agent,
         "pid": exchange.pid, "connection": exchange.connection, "first_byte_ms": round(exchange.first_byte_ms, 2),
-        "upgraded": exchange.upgraded,
+        "upgraded": exchange.upgraded, "streamed": exchange.streamed,
     }
-    if exchange.error_message and not secret_path:
+    if not exchange.streamed:
+        attributes |= {"request_bytes": exchange.request_bytes, "response_bytes": exchange.response_bytes,
+                       "duration_ms": round(exchange.duration_ms, 2)}
+    if exchange.error_message and not is_secret_path(path):
         attributes["error"] = exchange.error_message[:ERROR_MESSAGE_LIMIT]
-    key = f"tap\x1f{host}\x1f{exchange.connection}\x1f{exchange.sequence}\x1f{exchange.started_ns}"
+    if container := exchange.container or container_in(path):
+        attributes["container"] = container
+    return _observation(exchange, host, "api-call", f"{exchange.method} {path}", attributes)
+
+
+def observation_from_stream_end(exchange: Exchange, ending: Ending, host: str) -> Observation:
+    """The `api-stream-end`: a streamed answer (or a raw upgraded stream) is over, and how."""
+    _version, path, _query = split_target(exchange.target)
+    attributes: dict[str, object] = {
+        "method": exchange.method, "path": path, "status": exchange.status, "user_agent": exchange.user_agent,
+        "pid": exchange.pid, "connection": exchange.connection, "upgraded": exchange.upgraded,
+        "ending": str(ending), "request_bytes": exchange.request_bytes, "response_bytes": exchange.response_bytes,
+        "duration_ms": round(exchange.duration_ms, 2),
+    }
+    if exchange.exit_code is not None:
+        attributes["exit_code"] = exchange.exit_code
+    if exchange.error_message and not is_secret_path(path):
+        attributes["error"] = exchange.error_message[:ERROR_MESSAGE_LIMIT]
+    if container := container_in(path):
+        attributes["container"] = container
+    return _observation(exchange, host, "api-stream-end", f"{exchange.method} {path}", attributes)
+
+
+def _observation(exchange: Exchange, host: str, kind: str, subject: str, attributes: dict[str, object]
+                 ) -> Observation:
+    key = f"tap\x1f{host}\x1f{kind}\x1f{exchange.connection}\x1f{exchange.sequence}\x1f{exchange.started_ns}"
     return Observation(
-        time_ns=exchange.started_ns, source=Source.TAP, host=host, kind="api-call",
-        subject=f"{exchange.method} {path}", attributes=attributes,
+        time_ns=exchange.started_ns if kind == "api-call" else exchange.started_ns + int(exchange.duration_ms * 1e6),
+        source=Source.TAP, host=host, kind=kind, subject=subject, attributes=attributes,
         correlation=f"{exchange.pid or ''}:{exchange.connection}",
         key=hashlib.sha256(key.encode()).hexdigest()[:40],
     )

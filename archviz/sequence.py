@@ -394,7 +394,7 @@ ENDINGS = {
 STREAMS = {
     "/images/create": "pull progress", "/push": "push progress", "/build": "build output", "/events": "events",
     "/logs": "logs", "/stats": "stats", "/images/get": "image archive", "/get": "image archive",
-    "/export": "container archive", "/archive": "files",
+    "/export": "container archive", "/archive": "files", "/images/load": "image load",
 }
 
 
@@ -411,7 +411,8 @@ def _api_stream_end(o: dict[str, Any]) -> list[Arrow]:
         stream = "output" if path.endswith("/attach") or "/exec/" in path else "raw stream"
         return [Arrow(DAEMON, CLIENT, REPLY, f"{stream} {ENDINGS.get(ending, ending)} ({sent} in {seconds})")]
     stream = next((name for end, name in STREAMS.items() if path.endswith(end)), path.rsplit("/", 1)[-1] or path)
-    return [Arrow(DAEMON, CLIENT, REPLY, f"{stream} {ENDINGS.get(ending, ending)} ({sent} in {seconds})")]
+    error = f": {attributes['error']}" if attributes.get("error") else ""
+    return [Arrow(DAEMON, CLIENT, REPLY, f"{stream} {ENDINGS.get(ending, ending)} ({sent} in {seconds}){error}")]
 
 
 @rule("api-push-layer")

@@ -218,7 +218,9 @@ class Link:
 
     def half_closed(self, side: Side) -> None:
         self.first_to_close = self.first_to_close or side
-        if side is self.client and self.responses is not None:
+        if self.responses is not None and side is self.daemon:
+            self.responses.ended(Ending.DAEMON_GONE)
+        elif self.responses is not None and not self.daemon.eof:
             self.responses.client_closed()
         peer = self.peer(side)
         if peer.transport is not None and peer.transport.can_write_eof() and not peer.transport.is_closing():

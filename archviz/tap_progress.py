@@ -27,7 +27,8 @@ BROADCAST_EVERY = 0.1
 
 
 class JsonLines:
-    """Splits a body into JSON lines and hands each object to `line`; an over-long line is dropped, not kept."""
+    """Splits a body into JSON lines and hands each object to `line`; an over-long line is dropped, not kept.
+    An error the daemon reports inside the stream (the status was 200 long before) becomes the exchange's."""
 
     def __init__(self, exchange: Exchange, host: str, emit: Emit) -> None:
         self.exchange, self.host, self.emit = exchange, host, emit
@@ -44,11 +45,13 @@ class JsonLines:
             except ValueError:
                 continue
             if isinstance(decoded, dict):
+                if "error" in decoded:
+                    self.exchange.error_message = str(decoded["error"])
                 self.line(decoded)
         self.fed()
 
     def line(self, line: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """One JSON object of the stream."""
 
     def fed(self) -> None:
         """Called after each piece of the body."""
@@ -158,4 +161,6 @@ def decoder_for(request: Request, exchange: Exchange, host: str, emit: Emit, bro
         return PushProgress(exchange, host, emit, f"{name}:{query.get('tag') or 'latest'}")
     if path == "/build":
         return BuildProgress(exchange, host, emit)
+    if path == "/images/load":
+        return JsonLines(exchange, host, emit)
     return None

@@ -23,6 +23,7 @@ from archviz.sequence import IMAGE_NOT_FOUND, sequence
 from archviz.sources.daemon import observation_from_event
 from archviz.sources.tap import Exchange, observation_from_exchange, split_target
 from archviz.tap import Tap
+from archviz.tap_reading import NOT_HTTP
 from tests.conftest import ROOT, dashboard_env, free_port, start_serve
 from tests.lab_helpers import eventually
 from tests.test_pulls_lab import build_and_push
@@ -175,6 +176,12 @@ async def test_garbage_and_clients_that_vanish_leave_the_tap_serving_others(lab:
     writer.write(b"\x00\x01GARBAGE NOT HTTP\r\n\r\n")
     assert (await asyncio.wait_for(reader.read(100), 10)).startswith(b"HTTP/1.1 400")
     writer.close()
+
+    async def garbage_recorded() -> list[dict]:
+        return [c for c in await calls() if c["attributes"]["path"] == NOT_HTTP]
+
+    (garbage,) = await eventually(garbage_recorded, what="the garbage and the daemon's answer recorded")
+    assert (garbage["attributes"]["status"], garbage["attributes"]["request_bytes"]) == (400, 22)
     events = await asyncio.create_subprocess_exec(shutil.which("docker"), "events",
                                                   env={**os.environ, "DOCKER_HOST": f"unix://{tap.listen}"},
                                                   stdout=asyncio.subprocess.PIPE)

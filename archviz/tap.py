@@ -23,6 +23,7 @@ import os
 import socket
 import struct
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,7 @@ class Link:
         self.responses: ResponseReader | None = None
         self.first_to_close: Side | None = None
         self.finished = False
+        self.reading_failed = False
 
     def peer(self, side: Side) -> Side:
         return self.daemon if side is self.client else self.client
@@ -208,20 +210,27 @@ class Link:
 
     def received(self, side: Side, data: bytes) -> None:
         self.peer(side).write(data)  # first pass it on, then read it
-        assert self.responses is not None
         if side is self.daemon:
-            self.responses.feed(data)
-        elif self.responses.upgraded:
-            self.responses.upgraded_input(len(data))
+            self._read(lambda responses: responses.feed(data))
         else:
-            self.requests.feed(data)
+            self._read(lambda responses: responses.upgraded_input(len(data)) if responses.upgraded
+                       else self.requests.feed(data))
+
+    def _read(self, step: Callable[[ResponseReader], None]) -> None:
+        if self.responses is None or self.reading_failed:
+            return
+        try:
+            step(self.responses)
+        except Exception:  # reading is on the side: whatever it trips on, the bytes go on
+            self.reading_failed = True
+            log.exception("the tap stopped reading connection %d", self.number)
 
     def half_closed(self, side: Side) -> None:
         self.first_to_close = self.first_to_close or side
-        if self.responses is not None and side is self.daemon:
-            self.responses.ended(Ending.DAEMON_GONE)
-        elif self.responses is not None and not self.daemon.eof:
-            self.responses.client_closed()
+        if side is self.daemon:
+            self._read(lambda responses: responses.ended(Ending.DAEMON_GONE))
+        elif not self.daemon.eof:
+            self._read(lambda responses: responses.client_closed())
         peer = self.peer(side)
         if peer.transport is not None and peer.transport.can_write_eof() and not peer.transport.is_closing():
             peer.transport.write_eof()
@@ -238,8 +247,7 @@ class Link:
             return
         self.finished = True
         self.tap._links.discard(self)
-        if self.responses is not None:
-            self.responses.ended(ending)
+        self._read(lambda responses: responses.ended(ending))
         self.client.close()
         self.daemon.close()
 

@@ -76,6 +76,30 @@ def test_however_the_bytes_are_cut_up_the_same_exchanges_are_read(data: st.DataO
     assert b"".join(tap.bodies) == b'{"status":"start"}\n{"x":1}\n<complete>'
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_bulk_stream_nobody_reads_is_framed_to_its_end_however_it_is_cut_up(data: st.DataObject) -> None:
+    tap = Recorder()
+    tap.requests.feed(b"GET /v1.41/images/get?names=x HTTP/1.1\r\nHost: docker\r\n\r\n")
+    body = b"".join(chunk(bytes([n]) * (n * 97 % 5000 + 1)) for n in range(40)) + b"0\r\n\r\n"
+    stream = STREAM_HEAD + body
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
+    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        tap.responses.feed(stream[start:end])
+    assert [(e.response_bytes, ending) for e, ending in tap.ends] == [(len(stream), Ending.COMPLETE)]
+    tap.requests.feed(PING)  # asked only after the whole answer was read
+    tap.responses.feed(PONG)
+    assert [(c.method, c.status) for c in tap.calls] == [("GET", 200), ("HEAD", 200)]
+
+
+def test_a_bulk_stream_cut_short_by_the_daemon_is_not_complete() -> None:
+    tap = Recorder()
+    tap.requests.feed(b"GET /v1.41/images/get?names=x HTTP/1.1\r\nHost: docker\r\n\r\n")
+    tap.responses.feed(STREAM_HEAD + chunk(b"x" * 100) + b"1000\r\nonly part")
+    tap.responses.ended(Ending.DAEMON_GONE)
+    assert [ending for _e, ending in tap.ends] == [Ending.DAEMON_GONE]
+
+
 def test_a_stream_the_daemon_cuts_short_ends_as_such_and_one_it_ends_by_closing_is_complete() -> None:
     tap = Recorder()
     tap.requests.feed(EVENTS)

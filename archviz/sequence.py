@@ -738,8 +738,7 @@ def _title(o: dict[str, Any]) -> str:
         "container-exec-create": f"docker exec {subject}",
         "image-pull": f"docker pull {subject}",
         "action-pull": f"pull {subject} from the dashboard",
-        "api-call": f"{o['attributes'].get('user_agent', 'a client').split(' ', 1)[0]} "
-                    f"(process {o['attributes'].get('pid') or '?'})",
+        "api-call": f"{_client_program(o['attributes'])} (process {o['attributes'].get('pid') or '?'})",
         "image-push": f"docker push {subject}",
         "registry-push": f"push to {o['host']}/{o['attributes'].get('repository', '')}",
         "registry-pull": f"pull from {o['host']}/{o['attributes'].get('repository', '')}",
@@ -753,6 +752,10 @@ def _title(o: dict[str, Any]) -> str:
         return titles[kind]
     object_type, _, action = kind.partition("-")
     return f"docker {object_type} {action.replace('-', ' ')} {subject}".strip()
+
+
+def _client_program(attributes: dict[str, Any]) -> str:
+    return str(attributes.get("process") or attributes.get("user_agent", "a client").split(" ", 1)[0])
 
 
 @dataclass

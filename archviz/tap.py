@@ -53,6 +53,16 @@ def peer_pid(transport: asyncio.BaseTransport) -> int | None:
     return pid or None
 
 
+def process_name(pid: int | None) -> str:
+    """The client program's name (`docker`, `python3`): its command line is not read, it can hold secrets."""
+    if pid is None:
+        return ""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()[:32]
+    except OSError:
+        return ""
+
+
 class Tap:
     def __init__(self, listen: Path, upstream: Path) -> None:
         self.listen = listen
@@ -190,7 +200,8 @@ class Link:
         if side is self.client:
             assert side.transport is not None
             side.transport.pause_reading()  # until the daemon answers the phone
-            self.responses = ResponseReader(self.pending, self.number, peer_pid(side.transport), self.tap.call,
+            pid = peer_pid(side.transport)
+            self.responses = ResponseReader(self.pending, self.number, pid, process_name(pid), self.tap.call,
                                             self.tap.end, self.tap.decoder_for)
             self.tap._links.add(self)
             self.tap.hold(asyncio.get_running_loop().create_task(self._connect()))

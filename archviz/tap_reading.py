@@ -104,10 +104,10 @@ class RequestReader:
 
 
 class ResponseReader:
-    def __init__(self, pending: deque[Request], connection: int, pid: int | None,
+    def __init__(self, pending: deque[Request], connection: int, pid: int | None, process: str,
                  call: Callable[[Exchange], None], end: Callable[[Exchange, Ending], None],
                  decoder_for: Callable[[Request, Exchange], StreamDecoder | None]) -> None:
-        self.pending, self.connection, self.pid = pending, connection, pid
+        self.pending, self.connection, self.pid, self.process = pending, connection, pid, process
         self.call, self.end, self.decoder_for = call, end, decoder_for
         self.parser: h11.Connection | None = None
         self.request: Request | None = None
@@ -300,7 +300,7 @@ class ResponseReader:
         assert self.request is not None
         return Exchange(
             started_ns=self.request.started_ns, method=self.request.method, target=self.request.target,
-            status=status, reason=reason, user_agent=self.request.user_agent, pid=self.pid,
+            status=status, reason=reason, user_agent=self.request.user_agent, pid=self.pid, process=self.process,
             connection=self.connection, sequence=self.request.sequence,
             first_byte_ms=(time.perf_counter() - self.request.started) * 1000,
         )

@@ -28,7 +28,7 @@ class Recorder:
         self.calls: list[Exchange] = []
         self.ends: list[tuple[Exchange, Ending]] = []
         self.bodies: list[bytes] = []
-        self.responses = ResponseReader(self.pending, 1, 42, self.calls.append,
+        self.responses = ResponseReader(self.pending, 1, 42, "docker", self.calls.append,
                                         lambda exchange, ending: self.ends.append((exchange, ending)),
                                         self.decoder_for)
 

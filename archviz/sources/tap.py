@@ -5,10 +5,10 @@ An exchange whose answer is complete at once (most of them) is one `api-call`. O
 `api-stream-end` when it ends, with the bytes each way, how long it ran and how it ended.
 
 What is kept is what the diagram needs and nothing secret: the method, the path without its API version, the
-version, the query with values only for parameters known to hold no secret, the status, timings, byte counts,
-the client's user agent and process, a container's id and a wait's exit code. Request and response bodies are
-never kept (a `containers/create` body holds environment values, `/auth` holds a password), nor any header but
-the user agent: `X-Registry-Auth` and `X-Registry-Config` carry credentials.
+version, the query with values only for parameters known to hold no secret, the status, timings, byte counts, the
+client's user agent, process id and program name (never its command line), a container's id and a wait's exit code.
+Request and response bodies are never kept (a `containers/create` body holds environment values, `/auth` holds a
+password), nor any header but the user agent: `X-Registry-Auth` and `X-Registry-Config` carry credentials.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class Exchange:
     connection: int
     sequence: int
     first_byte_ms: float
+    process: str = ""
     error_message: str = ""
     upgraded: bool = False
     streamed: bool = False
@@ -94,8 +95,8 @@ def observation_from_exchange(exchange: Exchange, host: str) -> Observation:
     attributes: dict[str, object] = {
         "method": exchange.method, "path": path, "version": version, "query": query,
         "status": exchange.status, "reason": exchange.reason, "user_agent": exchange.user_agent,
-        "pid": exchange.pid, "connection": exchange.connection, "first_byte_ms": round(exchange.first_byte_ms, 2),
-        "upgraded": exchange.upgraded, "streamed": exchange.streamed,
+        "pid": exchange.pid, "process": exchange.process, "connection": exchange.connection,
+        "first_byte_ms": round(exchange.first_byte_ms, 2), "upgraded": exchange.upgraded, "streamed": exchange.streamed,
     }
     if not exchange.streamed:
         attributes |= {"request_bytes": exchange.request_bytes, "response_bytes": exchange.response_bytes,

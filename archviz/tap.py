@@ -1,6 +1,7 @@
 """The API tap: a transparent proxy in front of the daemon's socket that records every request a client makes.
 
-1. Listen on a unix socket made with the same owner and mode as the daemon's.
+1. Listen where archviz.listen says: a unix socket made with the same owner and mode as the daemon's, or a
+   TCP port (on loopback, or with TLS that refuses clients without a certificate from the given CA).
 2. For each client connection, open one to the daemon and copy bytes both ways as they arrive, unchanged:
    nothing is buffered, so streams (events, logs, pulls) flow as before.
 3. Beside the copy, h11 reads the same bytes to find each request and its response (method, target, status,
@@ -31,6 +32,7 @@ from typing import Any
 import h11
 from channels.db import database_sync_to_async
 
+from archviz.listen import Listen, start_server
 from archviz.observation import Observation, Source
 from archviz.publish import publish, publish_pull_from_loop
 from archviz.pull_progress import PullState, apply_line
@@ -54,7 +56,7 @@ class PendingRequest:
 
 
 def peer_pid(writer: asyncio.StreamWriter) -> int | None:
-    """The client process, from the unix socket's peer credentials."""
+    """The client process, from the unix socket's peer credentials (none over TCP)."""
     sock = writer.get_extra_info("socket")
     if sock is None or sock.family != socket.AF_UNIX:
         return None
@@ -66,7 +68,7 @@ def peer_pid(writer: asyncio.StreamWriter) -> int | None:
 
 
 class Tap:
-    def __init__(self, listen: Path, upstream: Path) -> None:
+    def __init__(self, listen: Listen, upstream: Path) -> None:
         self.listen = listen
         self.upstream = upstream
         self.host = f"unix://{upstream}"
@@ -78,11 +80,11 @@ class Tap:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> asyncio.AbstractServer:
-        self.listen.unlink(missing_ok=True)
-        server = await asyncio.start_unix_server(self._serve, path=str(self.listen), limit=CHUNK)
-        daemon_socket = self.upstream.stat()
-        os.chown(self.listen, daemon_socket.st_uid, daemon_socket.st_gid)
-        os.chmod(self.listen, daemon_socket.st_mode & 0o777)
+        server = await start_server(self.listen, self._serve, limit=CHUNK)
+        if isinstance(self.listen, Path):
+            daemon_socket = self.upstream.stat()
+            os.chown(self.listen, daemon_socket.st_uid, daemon_socket.st_gid)
+            os.chmod(self.listen, daemon_socket.st_mode & 0o777)
         self._hold(asyncio.get_running_loop().create_task(self._write()))
         return server
 
@@ -94,7 +96,8 @@ class Tap:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.listen.unlink(missing_ok=True)
+        if isinstance(self.listen, Path):
+            self.listen.unlink(missing_ok=True)
 
     def _hold(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)

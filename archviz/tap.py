@@ -1,6 +1,7 @@
 """The API tap: a transparent proxy in front of the daemon's socket that records every request a client makes.
 
-1. Listen on a unix socket made with the same owner and mode as the daemon's.
+1. Listen where archviz.listen says: a unix socket made with the same owner and mode as the daemon's, or a
+   TCP port (on loopback, or with TLS that refuses clients without a certificate from the given CA).
 2. For each client connection, open one to the daemon and pass bytes both ways as they arrive, unchanged: each
    side is an asyncio Protocol whose received bytes are written straight to the other side's transport, and a
    full outgoing buffer pauses reading on the other side. Nothing is held back, so streams (events, logs,
@@ -29,6 +30,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from archviz.listen import Listen, start_server
 from archviz.observation import Observation
 from archviz.publish import publish, publish_pull_from_loop
 from archviz.sources.tap import Ending, Exchange, observation_from_exchange, observation_from_stream_end
@@ -42,7 +44,7 @@ WRITE_BUFFER = 1024 * 1024
 
 
 def peer_pid(transport: asyncio.BaseTransport) -> int | None:
-    """The client process, from the unix socket's peer credentials."""
+    """The client process, from the unix socket's peer credentials (none over TCP)."""
     sock = transport.get_extra_info("socket")
     if sock is None or sock.family != socket.AF_UNIX:
         return None
@@ -64,7 +66,7 @@ def process_name(pid: int | None) -> str:
 
 
 class Tap:
-    def __init__(self, listen: Path, upstream: Path) -> None:
+    def __init__(self, listen: Listen, upstream: Path) -> None:
         self.listen = listen
         self.upstream = upstream
         self.host = f"unix://{upstream}"
@@ -74,13 +76,12 @@ class Tap:
         self._tasks: set[asyncio.Task[Any]] = set()  # asyncio holds tasks only weakly
 
     async def start(self) -> asyncio.AbstractServer:
-        self.listen.unlink(missing_ok=True)
-        loop = asyncio.get_running_loop()
-        server = await loop.create_unix_server(lambda: Link(self).client, path=str(self.listen))
-        daemon_socket = self.upstream.stat()
-        os.chown(self.listen, daemon_socket.st_uid, daemon_socket.st_gid)
-        os.chmod(self.listen, daemon_socket.st_mode & 0o777)
-        self.hold(loop.create_task(self._write()))
+        server = await start_server(self.listen, lambda: Link(self).client)
+        if isinstance(self.listen, Path):
+            daemon_socket = self.upstream.stat()
+            os.chown(self.listen, daemon_socket.st_uid, daemon_socket.st_gid)
+            os.chmod(self.listen, daemon_socket.st_mode & 0o777)
+        self.hold(asyncio.get_running_loop().create_task(self._write()))
         return server
 
     async def stop(self, server: asyncio.AbstractServer) -> None:
@@ -94,7 +95,8 @@ class Tap:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.listen.unlink(missing_ok=True)
+        if isinstance(self.listen, Path):
+            self.listen.unlink(missing_ok=True)
 
     def hold(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
@@ -192,6 +194,7 @@ class Link:
         self.first_to_close: Side | None = None
         self.finished = False
         self.reading_failed = False
+        self.early: list[bytes] = []
 
     def peer(self, side: Side) -> Side:
         return self.daemon if side is self.client else self.client
@@ -217,10 +220,21 @@ class Link:
             self.client.close()
             self.tap._links.discard(self)
             return
+        if self.finished:  # the client left while the daemon was being reached
+            self.daemon.close()
+            return
+        for data in self.early:
+            self.daemon.write(data)
+        self.early.clear()
+        if self.client.eof:
+            self.half_closed(self.client)
         self.client.resume()
 
     def received(self, side: Side, data: bytes) -> None:
-        self.peer(side).write(data)  # first pass it on, then read it
+        if self.daemon.transport is None:
+            self.early.append(data)  # decrypted TLS bytes can come before the daemon's connection is made
+        else:
+            self.peer(side).write(data)  # first pass it on, then read it
         if side is self.daemon:
             self._read(lambda responses: responses.feed(data))
         else:

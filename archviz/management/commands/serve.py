@@ -1,34 +1,47 @@
 """`manage.py serve`: the whole dashboard in one process.
 
 1. Refuse to serve off loopback without a login: binding elsewhere forces ARCHVIZ_REQUIRE_LOGIN on.
-2. Build the ASGI application (HTTP and websockets) and hand it to daphne.
-3. Once daphne's event loop exists, start the daemon watcher (and, with ARCHVIZ_TAP_SOCKET, the API tap) in
-   it, so that they publish on the same loop that serves the websockets (the in-memory channel layer is not
-   thread-safe).
-4. On SIGTERM or Ctrl-C daphne stops the loop; the watcher is stopped first.
+2. With ARCHVIZ_TAP_SOCKET, read where the API tap listens and its ARCHVIZ_TAP_TLS_* files by the same rules as
+   `manage.py tap` (TCP off loopback only with TLS), so a bad value stops serve before anything starts.
+3. Build the ASGI application (HTTP and websockets) and hand it to daphne.
+4. Once daphne's event loop exists, start the daemon watcher (and the API tap) in it, so that they publish on
+   the same loop that serves the websockets (the in-memory channel layer is not thread-safe).
+5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher is stopped first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from archviz.management.commands.tap import unix_path
+from archviz.listen import Names, is_loopback, listen_at, url
+from archviz.management.commands.tap import how_to_connect, unix_path
 from archviz.tap import Tap
 from archviz.watcher import DaemonWatcher, docker_host
 
+SETTINGS = Names(address="ARCHVIZ_TAP_SOCKET", ca="ARCHVIZ_TAP_TLS_CA", cert="ARCHVIZ_TAP_TLS_CERT",
+                 key="ARCHVIZ_TAP_TLS_KEY")
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+
+def configured_tap() -> Tap | None:
+    """The tap the settings ask for, or None; CommandError when they ask for one that must not run."""
+    tls = (settings.ARCHVIZ_TAP_TLS_CA, settings.ARCHVIZ_TAP_TLS_CERT, settings.ARCHVIZ_TAP_TLS_KEY)
+    if not settings.ARCHVIZ_TAP_SOCKET:
+        if any(tls):
+            raise CommandError("ARCHVIZ_TAP_TLS_* is set but ARCHVIZ_TAP_SOCKET is not: set it to tcp://HOST:PORT "
+                               "to run the API tap with TLS")
+        return None
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        listen = listen_at(settings.ARCHVIZ_TAP_SOCKET, *tls, SETTINGS)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    tap = Tap(listen, unix_path(docker_host(), "DOCKER_HOST"))
+    if not tap.upstream.exists():
+        raise CommandError(f"ARCHVIZ_TAP_SOCKET is set but there is no daemon socket at {tap.upstream}")
+    return tap
 
 
 class Command(BaseCommand):
@@ -55,13 +68,18 @@ class Command(BaseCommand):
                               "(create one with: python manage.py createsuperuser).")
 
         watcher = None if no_watch else DaemonWatcher()
-        tap = None
-        if settings.ARCHVIZ_TAP_SOCKET:
-            tap = Tap(unix_path(settings.ARCHVIZ_TAP_SOCKET, "ARCHVIZ_TAP_SOCKET"),
-                      unix_path(docker_host(), "DOCKER_HOST"))
-            if not tap.upstream.exists():
-                raise CommandError(f"ARCHVIZ_TAP_SOCKET is set but there is no daemon socket at {tap.upstream}")
+        tap = configured_tap()
         running: list[asyncio.Task[Any]] = []  # held here: the event loop keeps tasks only weakly
+
+        async def start_tap(tap: Tap) -> None:
+            try:
+                await tap.start()
+            except OSError as error:  # the port is taken, the folder missing: serve goes on without the tap
+                self.stderr.write(f"The API tap cannot listen on {url(tap.listen)}: {error.strerror or error}")
+            else:
+                self.stdout.write(f"The API tap listens on {url(tap.listen)}: point clients at it with "
+                                  f"{how_to_connect(tap.listen)}")
+            self.stdout.flush()
 
         def ready() -> None:
             loop = asyncio.get_event_loop()
@@ -69,9 +87,7 @@ class Command(BaseCommand):
                 running.append(loop.create_task(watcher.run()))
                 reactor.addSystemEventTrigger("before", "shutdown", watcher.stop)
             if tap is not None:
-                running.append(loop.create_task(tap.start()))
-                self.stdout.write(f"The API tap listens on unix://{tap.listen}: point clients at it with "
-                                  f"DOCKER_HOST=unix://{tap.listen}")
+                running.append(loop.create_task(start_tap(tap)))
             self.stdout.write(f"archviz is serving on http://{host}:{port}/"
                               + (f" and watching {watcher.address}" if watcher else ""))
             self.stdout.flush()

@@ -1,7 +1,10 @@
-"""`manage.py tap --listen unix:///PATH [--upstream unix:///var/run/docker.sock]`: the API tap alone.
+"""`manage.py tap --listen ADDRESS [--tlscacert CA --tlscert CERT --tlskey KEY] [--upstream unix:///…]`: the API tap
+alone.
 
-1. Check both addresses are unix sockets (TCP is not offered yet: it would need TLS with client certificates).
-2. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored and published.
+1. Read where to listen (archviz.listen): `unix:///PATH`, or `tcp://HOST:PORT` on loopback, or `tcp://` anywhere
+   with all three TLS files (dockerd's own option names); refuse anything else with the option to change.
+2. Check the daemon's socket (`--upstream`, else DOCKER_HOST) is a unix socket that exists.
+3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored and published.
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from archviz.listen import Listen, Names, TcpAddress, listen_at, url
 from archviz.tap import Tap
 from archviz.watcher import docker_host
+
+OPTIONS = Names(address="--listen", ca="--tlscacert", cert="--tlscert", key="--tlskey")
 
 
 def unix_path(address: str, option: str) -> Path:
     if not address.startswith("unix://"):
-        raise CommandError(f"{option} {address!r}: the tap speaks unix sockets only, as in unix:///run/archviz.sock")
+        raise CommandError(f"{option} {address!r}: the tap reaches the daemon over unix sockets only, "
+                           "as in unix:///var/run/docker.sock")
     return Path(address.removeprefix("unix://"))
 
 
@@ -27,22 +34,42 @@ class Command(BaseCommand):
     help = "A transparent proxy in front of the daemon's socket that records every request."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--listen", required=True, help="where clients connect, as unix:///path/to/archviz.sock")
+        parser.add_argument("--listen", required=True,
+                            help="where clients connect: unix:///path/to/archviz.sock, or tcp://HOST:PORT "
+                                 "(off loopback only with the three TLS options)")
+        parser.add_argument("--tlscacert", default=None, help="with tcp://: accept only clients whose "
+                                                              "certificate this CA signed")
+        parser.add_argument("--tlscert", default=None, help="with tcp://: the tap's TLS certificate")
+        parser.add_argument("--tlskey", default=None, help="with tcp://: the tap's TLS key")
         parser.add_argument("--upstream", default=None, help="the daemon's socket (default: DOCKER_HOST)")
 
-    def handle(self, *args: Any, listen: str, upstream: str | None, **options: Any) -> None:
-        tap = Tap(unix_path(listen, "--listen"), unix_path(upstream or docker_host(), "--upstream"))
+    def handle(self, *args: Any, listen: str, tlscacert: str | None, tlscert: str | None, tlskey: str | None,
+               upstream: str | None, **options: Any) -> None:
+        try:
+            where = listen_at(listen, tlscacert, tlscert, tlskey, OPTIONS)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        tap = Tap(where, unix_path(upstream or docker_host(), "--upstream"))
         if not tap.upstream.exists():
             raise CommandError(f"no daemon socket at {tap.upstream}: start Docker, or point --upstream at one")
         asyncio.run(self._serve(tap))
 
     async def _serve(self, tap: Tap) -> None:
-        server = await tap.start()
+        try:
+            server = await tap.start()
+        except OSError as error:
+            raise CommandError(f"--listen {url(tap.listen)}: {error.strerror or error}") from None
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        self.stdout.write(f"tapping {tap.upstream}; point clients at DOCKER_HOST=unix://{tap.listen}")
+        self.stdout.write(f"tapping {tap.upstream}; point clients at {how_to_connect(tap.listen)}")
         self.stdout.flush()
         await stopping.wait()
         await tap.stop(server)
+
+
+def how_to_connect(listen: Listen) -> str:
+    if isinstance(listen, TcpAddress) and listen.tls is not None:
+        return f"DOCKER_HOST={url(listen)} with DOCKER_TLS_VERIFY=1 and a client certificate from the CA"
+    return f"DOCKER_HOST={url(listen)}"

@@ -9,6 +9,7 @@ import shutil
 import signal
 import tarfile
 import time
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
@@ -102,3 +103,21 @@ async def test_a_one_gigabyte_request_body_passes_while_other_clients_go_on(lab:
     assert (load["status"], load["ending"], load["request_bytes"] >= GIB) == (200, "complete", True)
     assert "no such file or directory" in load["error"]
     assert time.monotonic() - started < 90
+
+
+async def test_whatever_the_side_reading_trips_on_the_bytes_go_on(lab: Lab, tap: Tap, monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    class Tripping:
+        def feed(self, data: bytes) -> None:
+            raise ValueError("a reading bug")
+
+        def finish(self, ending: object) -> None:
+            raise ValueError("a reading bug")
+
+    monkeypatch.setattr("archviz.tap.decoder_for", lambda *args: Tripping())
+    reference = f"{lab.registry_address}/tap/trip{uuid.uuid4().hex[:6]}:1"
+    for step in (("tag", lab.base_image, reference), ("push", reference), ("rmi", reference)):
+        assert (await asyncio.to_thread(docker, lab.docker_host, *step)).returncode == 0
+    pulled = await asyncio.to_thread(docker, f"unix://{tap.listen}", "pull", reference)
+    assert pulled.returncode == 0 and f"Downloaded newer image for {reference}" in pulled.stdout
+    assert "the tap stopped reading connection" in caplog.text

@@ -49,7 +49,7 @@ async def test_a_pull_through_the_tap_prints_what_a_direct_pull_prints(lab: Lab,
     direct = await asyncio.to_thread(docker, lab.docker_host, "pull", reference)
     assert (await asyncio.to_thread(docker, lab.docker_host, "rmi", reference)).returncode == 0
     tapped = await asyncio.to_thread(docker, f"unix://{tap.listen}", "pull", reference)
-    assert (tapped.returncode, lasting(tapped.stdout)) == (0, lasting(direct.stdout))
+    assert (tapped.returncode, lasting(tapped.stdout)) == (0, lasting(direct.stdout)), (tapped, direct)
     ends = await recorded("the pull's stream end", lambda rows: any(r["subject"].endswith("/images/create")
                                                                     for r in rows), "api-stream-end")
     end = next(r for r in ends if r["subject"].endswith("/images/create"))["attributes"]

@@ -36,7 +36,8 @@ function columns(host) {
       ["volumes", (c) => ({ text: c.volumes.join(", ") })],
     ],
     image: [
-      ["image", (i) => ({ text: imageName(i), title: [...i.tags, ...i.digests].join("\n") })],
+      ["image", (i) => ({ text: imageName(i) + (i.tags.length > 1 ? ` +${i.tags.length - 1} more` : ""),
+                          title: [...i.tags, ...i.digests].join("\n") })],
       ["id", (i) => ({ text: short(i.id) })],
       ["size", (i) => ({ text: humanSize(i.size), sort: i.size })],
       ["layers", (i) => (i.layers ? { text: String(i.layers.length), sort: i.layers.length, link: true }

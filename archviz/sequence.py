@@ -621,7 +621,9 @@ class Sequencer:
         elif kind.startswith("registry-"):
             registry, repository = o["host"], attributes.get("repository", "")
             key = f"registry:{registry}:{repository}:{attributes.get('client', '')}"
-            interaction = self._open_interaction(key, now) or self._asked_through_tap(registry, repository, key, now)
+            # A client's pull or push the tap saw is the likelier owner than a transfer of the same client's
+            # still open, say a push of the same repository a moment before.
+            interaction = self._asked_through_tap(registry, repository, key, now) or self._open_interaction(key, now)
             if interaction is None:
                 interaction = self._new(key, f"i{o['id']}", _title(o), now)
                 interaction.block = f"b{o['id']}"
@@ -662,21 +664,27 @@ class Sequencer:
         if container := attributes.get("container"):
             self._open[f"container:{o['host']}:{container}"] = interaction.id
         path, query = str(attributes.get("path", "")), attributes.get("query") or {}
-        if path == "/containers/create" and attributes.get("status") == 404:
-            interaction.kinds.add("image-missing")
         reference = ""
-        if path == "/images/create" and query.get("fromImage"):
+        missing = str(attributes.get("error", "")).removeprefix("No such image: ")
+        if path == "/containers/create" and attributes.get("status") == 404 and missing != attributes.get("error"):
+            # The pull that follows is the image not found locally; the registry may hear of it before the tap
+            # has stored the pull's own request (the daemon answers it only once it has the manifest).
+            interaction.kinds.add("image-missing")
+            reference = missing
+        elif path == "/images/create" and query.get("fromImage"):
             reference = f"{query['fromImage']}:{query.get('tag') or 'latest'}"
+            if "image-missing" in interaction.kinds and interaction.block:
+                return interaction.block
         elif path.startswith("/images/") and path.endswith("/push"):
             reference = f"{path.removeprefix('/images/').removesuffix('/push')}:{query.get('tag') or 'latest'}"
         if not reference:
             return None
         interaction.block = f"b{o['id']}"
-        if path == "/images/create" and "image-missing" in interaction.kinds:
+        if "image-missing" in interaction.kinds:
             interaction.blocks[interaction.block] = IMAGE_NOT_FOUND
         self._transfers[(registry_host(reference), repository_of(reference))] = (interaction.id, interaction.block,
                                                                                   now, "tap")
-        return interaction.block
+        return interaction.block if path != "/containers/create" else None
 
     def _asked_through_tap(self, registry: str, repository: str, key: str, now: int) -> Interaction | None:
         """The box of a client's pull or push the tap saw, when the registry's notification is about it."""

@@ -65,6 +65,12 @@ def process_name(pid: int | None) -> str:
         return ""
 
 
+def joins_others(observation: Observation) -> bool:
+    attributes = observation.attributes
+    return observation.kind == "api-call" and attributes.get("path") == "/containers/create" and (
+        attributes.get("status") in (201, 404))
+
+
 class Tap:
     def __init__(self, listen: Listen, upstream: Path) -> None:
         self.listen = listen
@@ -121,8 +127,11 @@ class Tap:
             batch = [await self._queue.get()]
             # A command's requests come in a burst: gather them for a moment and store them in one
             # transaction, so that the database work (which shares the interpreter with the copying) stays small.
+            # But a request that tells other sources' observations where they belong (a create's 404 names the
+            # image the registry is about to be asked for) is stored at once: the registry's notifications and
+            # the daemon's events race it to the store, and the diagram is drawn in store order.
             deadline = loop.time() + GATHER_SECONDS
-            while (remaining := deadline - loop.time()) > 0:
+            while not any(map(joins_others, batch)) and (remaining := deadline - loop.time()) > 0:
                 try:
                     batch.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except TimeoutError:

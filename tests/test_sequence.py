@@ -152,3 +152,38 @@ def test_a_pull_from_the_dashboard_draws_the_user_and_one_exchange_per_layer() -
     ]
     assert [i.title for i in diagram.interactions.values()] == ["pull 127.0.0.1:5000/lab/app:1 from the dashboard"]
     assert all(not m.inferred for m in diagram.messages)
+
+
+def test_a_tapped_run_owns_the_registrys_side_of_its_pull_even_when_the_registry_is_heard_first() -> None:
+    image = "127.0.0.1:5000/lab/app:1"
+
+    def tap(number: int, method: str, path: str, status: int, **attributes: object) -> dict:
+        return {"id": number, "time_ns": str(number), "source": "tap", "host": LAB_HOST, "kind": "api-call",
+                "subject": f"{method} {path}", "correlation": "4242:1",
+                "attributes": {"method": method, "path": path, "status": status, "reason": "",
+                               "user_agent": "Docker-Client/28.2.2 (linux)", "pid": 4242, **attributes}}
+
+    def registry(number: int, target: str, digest: str) -> dict:
+        return {"id": number, "time_ns": str(number), "source": "registry", "host": "127.0.0.1:5000",
+                "kind": "registry-pull", "subject": "lab/app:1", "correlation": "",
+                "attributes": {"action": "pull", "repository": "lab/app", "tag": "1", "digest": digest,
+                               "target": target, "method": "GET", "client": "127.0.0.1",
+                               "user_agent": "docker/20.10.24 UpstreamClient(Docker-Client/28.2.2 (linux))"}}
+
+    earlier_push = {**registry(1, "manifest", "sha256:aa"), "kind": "registry-push"}  # the same client, just before
+    diagram = sequence([
+        earlier_push,
+        tap(2, "POST", "/containers/create", 404, error=f"No such image: {image}"),
+        registry(3, "manifest", "sha256:bb"),  # heard before the tap stored the pull's own request
+        tap(4, "POST", "/images/create", 200, query={"fromImage": "127.0.0.1:5000/lab/app", "tag": "1"},
+            streamed=True),
+        registry(5, "blob", "sha256:cc"),
+        tap(6, "POST", "/containers/create", 201, container="c0ffee"),
+    ])
+    boxes = {m.observation: m.interaction for m in diagram.messages}
+    assert boxes[1] != boxes[2]
+    assert boxes[2] == boxes[3] == boxes[4] == boxes[5] == boxes[6]
+    (run,) = [i for i in diagram.interactions.values() if i.id == boxes[2]]
+    (pull_block,) = run.blocks
+    assert run.blocks[pull_block] == IMAGE_NOT_FOUND
+    assert [m.observation for m in diagram.messages if m.block == pull_block] == [3, 4, 4, 5]

@@ -47,6 +47,17 @@ def test_an_auth_failure_message_is_not_kept() -> None:
 
 
 
+def test_a_container_path_is_listed_by_short_id_and_kept_whole_in_the_attributes() -> None:
+    container = "5ef578d30b9a93f8ddbb3df1aea381df80c4e0b08b5bc107764c52f5fa9c5c1c"
+    exchange = Exchange(started_ns=1, method="POST", target=f"/v1.41/containers/{container}/start", status=204,
+                        reason="No Content", user_agent="Docker-Client/28", pid=7, connection=1, sequence=1,
+                        first_byte_ms=1.0)
+    observation = observation_from_exchange(exchange, "unix:///d.sock")
+    assert observation.subject == "POST /containers/5ef578d30b9a/start"
+    assert (observation.attributes["container"], observation.attributes["path"]) == (
+        container, f"/containers/{container}/start")
+
+
 def docker(address: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     binary = shutil.which("docker")
     assert binary, "the docker CLI comes with Debian's docker.io"

@@ -105,7 +105,7 @@ def observation_from_exchange(exchange: Exchange, host: str) -> Observation:
         attributes["error"] = exchange.error_message[:ERROR_MESSAGE_LIMIT]
     if container := exchange.container or container_in(path):
         attributes["container"] = container
-    return _observation(exchange, host, "api-call", f"{exchange.method} {path}", attributes)
+    return _observation(exchange, host, "api-call", _subject(exchange.method, path), attributes)
 
 
 def observation_from_stream_end(exchange: Exchange, ending: Ending, host: str) -> Observation:
@@ -123,7 +123,14 @@ def observation_from_stream_end(exchange: Exchange, ending: Ending, host: str) -
         attributes["error"] = exchange.error_message[:ERROR_MESSAGE_LIMIT]
     if container := container_in(path):
         attributes["container"] = container
-    return _observation(exchange, host, "api-stream-end", f"{exchange.method} {path}", attributes)
+    return _observation(exchange, host, "api-stream-end", _subject(exchange.method, path), attributes)
+
+
+def _subject(method: str, path: str) -> str:
+    """`POST /containers/3526e3c0a6c8/start`: a container's full id is in the attributes, not in every list row."""
+    if container := container_in(path):
+        path = path.replace(f"/{container}/", f"/{container[:12]}/", 1)
+    return f"{method} {path}"
 
 
 def _observation(exchange: Exchange, host: str, kind: str, subject: str, attributes: dict[str, object]

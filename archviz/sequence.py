@@ -364,15 +364,24 @@ def human_size(size: int) -> str:
 # The API tap ------------------------------------------------------------------------------------------
 
 
-@rule("api-call")
-def _api_call(o: dict[str, Any]) -> list[Arrow]:
-    attributes = o["attributes"]
+def _request_label(attributes: dict[str, Any]) -> str:
     query = attributes.get("query") or {}
     shown = ", ".join(f"{k}={v}" for k, v in query.items() if k in ("fromImage", "tag", "name", "condition"))
     path = str(attributes.get("path", ""))
     if container := attributes.get("container"):
         path = path.replace(f"/{container}/", f"/{short_id(container)}/")
-    request = f"{attributes.get('method', '')} {path}" + (f" ({shown})" if shown else "")
+    return f"{attributes.get('method', '')} {path}" + (f" ({shown})" if shown else "")
+
+
+@rule("api-request")
+def _api_request(o: dict[str, Any]) -> list[Arrow]:
+    return [Arrow(CLIENT, DAEMON, REQUEST, _request_label(o["attributes"]))]
+
+
+@rule("api-call")
+def _api_call(o: dict[str, Any]) -> list[Arrow]:
+    attributes = o["attributes"]
+    request = _request_label(attributes)
     status = attributes.get("status", "")
     reply = f"{status} {attributes.get('error') or attributes.get('reason', '')}".strip()
     if attributes.get("upgraded"):
@@ -381,7 +390,8 @@ def _api_call(o: dict[str, Any]) -> list[Arrow]:
         reply = attributes.get("reason", "no answer")
     elif attributes.get("streamed"):
         reply = f"{reply}, streaming…"
-    return [Arrow(CLIENT, DAEMON, REQUEST, request), Arrow(DAEMON, CLIENT, REPLY, reply)]
+    answer = Arrow(DAEMON, CLIENT, REPLY, reply)
+    return [answer] if attributes.get("announced") else [Arrow(CLIENT, DAEMON, REQUEST, request), answer]
 
 
 ENDINGS = {
@@ -657,7 +667,9 @@ class Sequencer:
         if o["kind"] in ("api-pull-layer", "api-push-layer"):
             interaction.kinds.add("tap-layers")
             return interaction.block or None
-        if o["kind"] != "api-call":
+        if o["kind"] == "api-call" and attributes.get("announced"):
+            return interaction.block or None  # its `api-request` opened the transfer's block
+        if o["kind"] not in ("api-call", "api-request"):
             path = str(attributes.get("path", ""))
             transfer = path == "/images/create" or (path.startswith("/images/") and path.endswith("/push"))
             return (interaction.block or None) if transfer else None

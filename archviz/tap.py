@@ -33,7 +33,13 @@ from channels.db import database_sync_to_async
 from archviz.listen import Listen, start_server
 from archviz.observation import Observation
 from archviz.publish import publish, publish_pull_from_loop
-from archviz.sources.tap import Ending, Exchange, observation_from_exchange, observation_from_stream_end
+from archviz.sources.tap import (
+    Ending,
+    Exchange,
+    observation_from_exchange,
+    observation_from_request,
+    observation_from_stream_end,
+)
 from archviz.tap_progress import decoder_for
 from archviz.tap_reading import Request, RequestReader, ResponseReader, StreamDecoder
 
@@ -67,8 +73,9 @@ def process_name(pid: int | None) -> str:
 
 def joins_others(observation: Observation) -> bool:
     attributes = observation.attributes
-    return observation.kind == "api-call" and attributes.get("path") == "/containers/create" and (
-        attributes.get("status") in (201, 404))
+    return observation.kind == "api-request" or (
+        observation.kind == "api-call" and attributes.get("path") == "/containers/create"
+        and attributes.get("status") in (201, 404))
 
 
 class Tap:
@@ -127,9 +134,10 @@ class Tap:
             batch = [await self._queue.get()]
             # A command's requests come in a burst: gather them for a moment and store them in one
             # transaction, so that the database work (which shares the interpreter with the copying) stays small.
-            # But a request that tells other sources' observations where they belong (a create's 404 names the
-            # image the registry is about to be asked for) is stored at once: the registry's notifications and
-            # the daemon's events race it to the store, and the diagram is drawn in store order.
+            # But a request that tells other sources' observations where they belong (a pull or push, a
+            # create's 404 naming the image the registry is about to be asked for, a create's 201) is stored
+            # at once: the registry's notifications and the daemon's events race it to the store, and the
+            # diagram is drawn in store order.
             deadline = loop.time() + GATHER_SECONDS
             while not any(map(joins_others, batch)) and (remaining := deadline - loop.time()) > 0:
                 try:
@@ -198,7 +206,7 @@ class Link:
         self.client, self.daemon = Side(self), Side(self)
         self.number = next(tap._connections)
         self.pending: deque[Request] = deque()
-        self.requests = RequestReader(self.pending)
+        self.requests = RequestReader(self.pending, self._announce)
         self.responses: ResponseReader | None = None
         self.first_to_close: Side | None = None
         self.finished = False
@@ -238,6 +246,15 @@ class Link:
         if self.client.eof:
             self.half_closed(self.client)
         self.client.resume()
+
+    def _announce(self, request: Request) -> None:
+        responses = self.responses
+        assert responses is not None
+        self.tap.emit(observation_from_request(Exchange(
+            started_ns=request.started_ns, method=request.method, target=request.target, status=0, reason="",
+            user_agent=request.user_agent, pid=responses.pid, connection=self.number, sequence=request.sequence,
+            first_byte_ms=0.0, process=responses.process,
+        ), self.tap.host))
 
     def received(self, side: Side, data: bytes) -> None:
         if self.daemon.transport is None:

@@ -2,7 +2,9 @@
 writes, so what it makes of them cannot change what client and daemon see.
 
 1. `RequestReader` finds each request in the client's bytes (a fresh h11 server parser per request) and queues
-   it; bytes that are not HTTP are queued once as such, so the daemon's answer to them is still recorded.
+   it; bytes that are not HTTP are queued once as such, so the daemon's answer to them is still recorded. A
+   request that starts a registry transfer (a pull, a push) is announced at once: the daemon answers it only
+   once it has spoken with the registry, whose notifications would otherwise be heard first.
 2. `ResponseReader` reads the daemon's bytes as the answers to those requests, in order (a fresh h11 client
    parser per answer, primed with a synthetic copy of its request so that HEAD and `101` are read right).
    An answer that is complete at once is reported when it ends; a streamed one when it starts and again when it
@@ -42,6 +44,7 @@ class Request:
     upgrade: bytes
     sequence: int
     bytes: int = 0
+    announced: bool = False
 
 
 class StreamDecoder(Protocol):
@@ -53,8 +56,8 @@ class StreamDecoder(Protocol):
 
 
 class RequestReader:
-    def __init__(self, pending: deque[Request]) -> None:
-        self.pending = pending
+    def __init__(self, pending: deque[Request], announce: Callable[[Request], None]) -> None:
+        self.pending, self.announce = pending, announce
         self.parser = _parser(h11.SERVER)
         self.sequence = itertools.count(1)
         self.current: Request | None = None
@@ -79,6 +82,9 @@ class RequestReader:
                 self.current = self._queue(event.method.decode(), event.target.decode("latin-1"),
                                            headers.get(b"user-agent", b"").decode("latin-1"),
                                            headers.get(b"upgrade", b""))
+                if starts_transfer(self.current):
+                    self.current.announced = True
+                    self.announce(self.current)
             elif isinstance(event, h11.EndOfMessage):
                 leftover, _closed = self.parser.trailing_data
                 if self.current is not None:
@@ -101,6 +107,15 @@ class RequestReader:
                           user_agent=user_agent, upgrade=upgrade, sequence=next(self.sequence))
         self.pending.append(request)
         return request
+
+
+def starts_transfer(request: Request) -> bool:
+    """A pull (`POST /images/create?fromImage=…`) or a push (`POST /images/NAME/push`)."""
+    if request.method != "POST":
+        return False
+    _version, path, query = split_target(request.target)
+    return (path == "/images/create" and "fromImage" in query) or (path.startswith("/images/")
+                                                                    and path.endswith("/push"))
 
 
 class ResponseReader:
@@ -302,7 +317,7 @@ class ResponseReader:
             started_ns=self.request.started_ns, method=self.request.method, target=self.request.target,
             status=status, reason=reason, user_agent=self.request.user_agent, pid=self.pid, process=self.process,
             connection=self.connection, sequence=self.request.sequence,
-            first_byte_ms=(time.perf_counter() - self.request.started) * 1000,
+            first_byte_ms=(time.perf_counter() - self.request.started) * 1000, announced=self.request.announced,
         )
 
 

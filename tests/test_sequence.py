@@ -187,3 +187,25 @@ def test_a_tapped_run_owns_the_registrys_side_of_its_pull_even_when_the_registry
     (pull_block,) = run.blocks
     assert run.blocks[pull_block] == IMAGE_NOT_FOUND
     assert [m.observation for m in diagram.messages if m.block == pull_block] == [3, 4, 4, 5]
+
+
+def test_a_tapped_pull_announced_before_the_registry_is_heard_is_one_box_with_one_request_arrow() -> None:
+    attributes = {"method": "POST", "path": "/images/create", "user_agent": "Docker-Client/28.2.2 (linux)",
+                  "pid": 77, "query": {"fromImage": "127.0.0.1:5000/lab/app", "tag": "1"}}
+
+    def tap(number: int, kind: str, **more: object) -> dict:
+        return {"id": number, "time_ns": str(number), "source": "tap", "host": LAB_HOST, "kind": kind,
+                "subject": "POST /images/create", "correlation": "77:1", "attributes": {**attributes, **more}}
+
+    manifest = {"id": 2, "time_ns": "2", "source": "registry", "host": "127.0.0.1:5000", "kind": "registry-pull",
+                "subject": "lab/app:1", "correlation": "",
+                "attributes": {"action": "pull", "repository": "lab/app", "tag": "1", "digest": "sha256:bb",
+                               "target": "manifest", "method": "GET", "client": "127.0.0.1",
+                               "user_agent": "docker/20.10.24 UpstreamClient(Docker-Client/28.2.2 (linux))"}}
+    diagram = sequence([tap(1, "api-request"), manifest,
+                        tap(3, "api-call", status=200, reason="OK", streamed=True, announced=True)])
+    assert [m.label for m in diagram.messages] == [
+        "POST /images/create (fromImage=127.0.0.1:5000/lab/app, tag=1)", "download manifest lab/app:1",
+        "200 OK, streaming…"]
+    assert len({m.interaction for m in diagram.messages}) == 1
+    assert len({m.block for m in diagram.messages}) == 1 and diagram.messages[0].block is not None

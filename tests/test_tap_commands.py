@@ -38,9 +38,12 @@ async def recorded(what: str, check: Callable[[list[dict]], bool], *kinds: str) 
 
 
 def lasting(output: str) -> list[str]:
-    """A pull's output without the passing stages a fast pull may or may not report; sorted, since layers
-    are fetched side by side and their lines interleave differently from one pull to the next."""
-    return sorted(line for line in output.splitlines() if not line.endswith((": Verifying Checksum", ": Waiting")))
+    """What a pull's output always says: where from, each layer's outcome, digest, status and reference; the
+    passing stages (Waiting, Verifying Checksum, Download complete) come or not with timing. Sorted, since
+    layers are fetched side by side and their lines interleave differently from one pull to the next."""
+    return sorted(line for line in output.splitlines()
+                  if line.endswith((": Already exists", ": Pull complete")) or ": Pulling from " in line
+                  or line.startswith(("Digest: ", "Status: ")) or "/" in line and " " not in line)
 
 
 async def test_a_pull_through_the_tap_prints_what_a_direct_pull_prints(lab: Lab, tap: Tap) -> None:
@@ -50,6 +53,7 @@ async def test_a_pull_through_the_tap_prints_what_a_direct_pull_prints(lab: Lab,
     assert (await asyncio.to_thread(docker, lab.docker_host, "rmi", reference)).returncode == 0
     tapped = await asyncio.to_thread(docker, f"unix://{tap.listen}", "pull", reference)
     assert (tapped.returncode, lasting(tapped.stdout)) == (0, lasting(direct.stdout)), (tapped, direct)
+    assert any(line.endswith(": Pull complete") for line in lasting(tapped.stdout))
     ends = await recorded("the pull's stream end", lambda rows: any(r["subject"].endswith("/images/create")
                                                                     for r in rows), "api-stream-end")
     end = next(r for r in ends if r["subject"].endswith("/images/create"))["attributes"]

@@ -1,8 +1,9 @@
 """The tap source: one HTTP exchange between a Docker client and the daemon -> Observations. Pure.
 
-An exchange whose answer is complete at once (most of them) is one `api-call`. One whose answer is a stream
-(events, logs, a pull's progress, a wait, an attach's raw stream) is an `api-call` when the answer starts and an
-`api-stream-end` when it ends, with the bytes each way, how long it ran and how it ended.
+An exchange whose answer is complete at once (most of them) is one `api-call`. A pull or push request is also an
+`api-request` as soon as it is sent, since its answer comes only after the registry was asked. One whose answer is a
+stream (events, logs, a pull's progress, a wait, an attach's raw stream) is an `api-call` when the answer starts and
+an `api-stream-end` when it ends, with the bytes each way, how long it ran and how it ended.
 
 What is kept is what the diagram needs and nothing secret: the method, the path without its API version, the
 version, the query with values only for parameters known to hold no secret, the status, timings, byte counts, the
@@ -66,6 +67,7 @@ class Exchange:
     duration_ms: float = 0.0
     container: str = ""
     exit_code: int | None = None
+    announced: bool = False  # its request was recorded on its own, as an `api-request`
 
 
 def split_target(target: str) -> tuple[str, str, dict[str, str]]:
@@ -101,11 +103,25 @@ def observation_from_exchange(exchange: Exchange, host: str) -> Observation:
     if not exchange.streamed:
         attributes |= {"request_bytes": exchange.request_bytes, "response_bytes": exchange.response_bytes,
                        "duration_ms": round(exchange.duration_ms, 2)}
+    if exchange.announced:
+        attributes["announced"] = True
     if exchange.error_message and not is_secret_path(path):
         attributes["error"] = exchange.error_message[:ERROR_MESSAGE_LIMIT]
     if container := exchange.container or container_in(path):
         attributes["container"] = container
     return _observation(exchange, host, "api-call", _subject(exchange.method, path), attributes)
+
+
+def observation_from_request(exchange: Exchange, host: str) -> Observation:
+    """The `api-request`: a request that starts a registry transfer, recorded as soon as it is sent (its
+    `api-call` follows with the answer). `exchange` carries the request's facts; its answer is not known yet."""
+    version, path, query = split_target(exchange.target)
+    attributes: dict[str, object] = {
+        "method": exchange.method, "path": path, "version": version, "query": query,
+        "user_agent": exchange.user_agent, "pid": exchange.pid, "process": exchange.process,
+        "connection": exchange.connection,
+    }
+    return _observation(exchange, host, "api-request", _subject(exchange.method, path), attributes)
 
 
 def observation_from_stream_end(exchange: Exchange, ending: Ending, host: str) -> Observation:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from archviz.sources.tap import transfer
+
 # Messages of one command arrive in a burst; a gap this long closes an interaction, unless a client
 # is still attached to a running container (its output is still streaming back).
 BURST_NS = 10_000_000_000
@@ -671,24 +673,24 @@ class Sequencer:
             return interaction.block or None  # its `api-request` opened the transfer's block
         if o["kind"] not in ("api-call", "api-request"):
             path = str(attributes.get("path", ""))
-            transfer = path == "/images/create" or (path.startswith("/images/") and path.endswith("/push"))
-            return (interaction.block or None) if transfer else None
+            # A stream end carries no query: its path says whether it ends a pull's or a push's progress.
+            progress = path == "/images/create" or (path.startswith("/images/") and path.endswith("/push"))
+            return (interaction.block or None) if progress else None
         if container := attributes.get("container"):
             self._open[f"container:{o['host']}:{container}"] = interaction.id
         path, query = str(attributes.get("path", "")), attributes.get("query") or {}
         reference = ""
         missing = str(attributes.get("error", "")).removeprefix("No such image: ")
+        asked = transfer(str(attributes.get("method", "")), path, query)
         if path == "/containers/create" and attributes.get("status") == 404 and missing != attributes.get("error"):
             # The pull that follows is the image not found locally; the registry may hear of it before the tap
             # has stored the pull's own request (the daemon answers it only once it has the manifest).
             interaction.kinds.add("image-missing")
             reference = missing
-        elif path == "/images/create" and query.get("fromImage"):
-            reference = f"{query['fromImage']}:{query.get('tag') or 'latest'}"
-            if "image-missing" in interaction.kinds and interaction.block:
+        elif asked is not None:
+            direction, reference = asked
+            if direction == "pull" and "image-missing" in interaction.kinds and interaction.block:
                 return interaction.block
-        elif path.startswith("/images/") and path.endswith("/push"):
-            reference = f"{path.removeprefix('/images/').removesuffix('/push')}:{query.get('tag') or 'latest'}"
         if not reference:
             return None
         interaction.block = f"b{o['id']}"

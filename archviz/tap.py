@@ -125,7 +125,10 @@ class Tap:
         self.emit(observation_from_stream_end(exchange, ending, self.host))
 
     def decoder_for(self, request: Request, exchange: Exchange) -> StreamDecoder | None:
-        return decoder_for(request, exchange, self.host, self.emit, publish_pull_from_loop)
+        return decoder_for(request, exchange, self.host, self.emit, self.broadcast_pull)
+
+    def broadcast_pull(self, pull: dict[str, Any]) -> None:
+        self.hold(asyncio.get_running_loop().create_task(publish_pull_from_loop(pull)))
 
     async def _write(self) -> None:
         store = database_sync_to_async(publish)
@@ -248,13 +251,8 @@ class Link:
         self.client.resume()
 
     def _announce(self, request: Request) -> None:
-        responses = self.responses
-        assert responses is not None
-        self.tap.emit(observation_from_request(Exchange(
-            started_ns=request.started_ns, method=request.method, target=request.target, status=0, reason="",
-            user_agent=request.user_agent, pid=responses.pid, connection=self.number, sequence=request.sequence,
-            first_byte_ms=0.0, process=responses.process,
-        ), self.tap.host))
+        assert self.responses is not None
+        self.tap.emit(observation_from_request(self.responses.exchange_for(request, 0, ""), self.tap.host))
 
     def received(self, side: Side, data: bytes) -> None:
         if self.daemon.transport is None:

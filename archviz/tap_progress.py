@@ -6,21 +6,19 @@ pull started from the dashboard.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 from archviz.observation import Observation, Source
 from archviz.pull_progress import PullState, apply_line
-from archviz.sources.tap import Ending, Exchange, split_target
+from archviz.sources.tap import Ending, Exchange, split_target, transfer
 from archviz.tap_reading import Request, StreamDecoder
 
 Emit = Callable[[Observation], None]
-Broadcast = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+Broadcast = Callable[[dict[str, Any]], None]
 LINE_LIMIT = 1024 * 1024
 _STEP = re.compile(r"^Step (?P<step>\d+)/(?P<steps>\d+) : (?P<instruction>.*)$", re.DOTALL)
 BROADCAST_EVERY = 0.1
@@ -81,7 +79,6 @@ class PullProgress(JsonLines):
         self.landed: set[str] = set()
         self.sizes: dict[str, int] = {}
         self.last_sent = 0.0
-        self.tasks: set[asyncio.Task[None]] = set()
 
     def line(self, line: dict[str, Any]) -> None:
         self.state = apply_line(self.state, line)
@@ -105,10 +102,7 @@ class PullProgress(JsonLines):
 
     def _send(self) -> None:
         self.last_sent = time.monotonic()
-        wire = {"id": self.job, "host": self.host, "user": self.user, **self.state.to_wire()}
-        task = asyncio.get_running_loop().create_task(self.broadcast(wire))
-        self.tasks.add(task)  # held until done: asyncio keeps only a weak reference
-        task.add_done_callback(self.tasks.discard)
+        self.broadcast({"id": self.job, "host": self.host, "user": self.user, **self.state.to_wire()})
 
 
 class PushProgress(JsonLines):
@@ -153,12 +147,11 @@ def decoder_for(request: Request, exchange: Exchange, host: str, emit: Emit, bro
     if request.method != "POST":
         return None
     _version, path, query = split_target(request.target)
-    if path == "/images/create" and "fromImage" in query:
-        reference = f"{query['fromImage']}:{query.get('tag') or 'latest'}"
-        return PullProgress(exchange, host, emit, broadcast, reference)
-    if path.startswith("/images/") and path.endswith("/push"):
-        name = unquote(path.removeprefix("/images/").removesuffix("/push"))
-        return PushProgress(exchange, host, emit, f"{name}:{query.get('tag') or 'latest'}")
+    match transfer(request.method, path, query):
+        case ("pull", reference):
+            return PullProgress(exchange, host, emit, broadcast, reference)
+        case ("push", reference):
+            return PushProgress(exchange, host, emit, reference)
     if path == "/build":
         return BuildProgress(exchange, host, emit)
     if path == "/images/load":

@@ -27,7 +27,7 @@ from typing import Protocol
 import h11
 import httptools
 
-from archviz.sources.tap import Ending, Exchange, split_target
+from archviz.sources.tap import Ending, Exchange, split_target, transfer
 
 MAX_HEAD = 256 * 1024
 BODY_LIMIT = 64 * 1024
@@ -82,7 +82,8 @@ class RequestReader:
                 self.current = self._queue(event.method.decode(), event.target.decode("latin-1"),
                                            headers.get(b"user-agent", b"").decode("latin-1"),
                                            headers.get(b"upgrade", b""))
-                if starts_transfer(self.current):
+                _version, path, query = split_target(self.current.target)
+                if transfer(self.current.method, path, query):
                     self.current.announced = True
                     self.announce(self.current)
             elif isinstance(event, h11.EndOfMessage):
@@ -107,15 +108,6 @@ class RequestReader:
                           user_agent=user_agent, upgrade=upgrade, sequence=next(self.sequence))
         self.pending.append(request)
         return request
-
-
-def starts_transfer(request: Request) -> bool:
-    """A pull (`POST /images/create?fromImage=…`) or a push (`POST /images/NAME/push`)."""
-    if request.method != "POST":
-        return False
-    _version, path, query = split_target(request.target)
-    return (path == "/images/create" and "fromImage" in query) or (path.startswith("/images/")
-                                                                    and path.endswith("/push"))
 
 
 class ResponseReader:
@@ -313,11 +305,15 @@ class ResponseReader:
 
     def _exchange(self, status: int, reason: str) -> Exchange:
         assert self.request is not None
+        return self.exchange_for(self.request, status, reason)
+
+    def exchange_for(self, request: Request, status: int, reason: str) -> Exchange:
+        """What is known of a request on this connection, with the answer's status so far."""
         return Exchange(
-            started_ns=self.request.started_ns, method=self.request.method, target=self.request.target,
-            status=status, reason=reason, user_agent=self.request.user_agent, pid=self.pid, process=self.process,
-            connection=self.connection, sequence=self.request.sequence,
-            first_byte_ms=(time.perf_counter() - self.request.started) * 1000, announced=self.request.announced,
+            started_ns=request.started_ns, method=request.method, target=request.target, status=status,
+            reason=reason, user_agent=request.user_agent, pid=self.pid, process=self.process,
+            connection=self.connection, sequence=request.sequence,
+            first_byte_ms=(time.perf_counter() - request.started) * 1000, announced=request.announced,
         )
 
 

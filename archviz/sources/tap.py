@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from archviz.observation import Observation, Source
 
@@ -79,6 +80,19 @@ def split_target(target: str) -> tuple[str, str, dict[str, str]]:
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     query = {name: (value if name in SAFE_QUERY else "…") for name, value in pairs}
     return version, path, query
+
+
+def transfer(method: str, path: str, query: Mapping[str, str]) -> tuple[str, str] | None:
+    """("pull", REFERENCE) for `POST /images/create?fromImage=…`, ("push", REFERENCE) for `POST /images/NAME/push`,
+    None for anything else: the requests that start a registry transfer."""
+    if method != "POST":
+        return None
+    tag = query.get("tag") or "latest"
+    if path == "/images/create" and query.get("fromImage"):
+        return "pull", f"{query['fromImage']}:{tag}"
+    if path.startswith("/images/") and path.endswith("/push"):
+        return "push", f"{unquote(path.removeprefix('/images/').removesuffix('/push'))}:{tag}"
+    return None
 
 
 def container_in(path: str) -> str:

@@ -71,11 +71,8 @@ def process_name(pid: int | None) -> str:
         return ""
 
 
-def joins_others(observation: Observation) -> bool:
-    attributes = observation.attributes
-    return observation.kind == "api-request" or (
-        observation.kind == "api-call" and attributes.get("path") == "/containers/create"
-        and attributes.get("status") in (201, 404))
+def opens_span(observation: Observation) -> bool:
+    return observation.kind == "api-request"
 
 
 class Tap:
@@ -135,14 +132,12 @@ class Tap:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
-            # A command's requests come in a burst: gather them for a moment and store them in one
+            # A command's answers come in a burst: gather them for a moment and store them in one
             # transaction, so that the database work (which shares the interpreter with the copying) stays small.
-            # But a request that tells other sources' observations where they belong (a pull or push, a
-            # create's 404 naming the image the registry is about to be asked for, a create's 201) is stored
-            # at once: the registry's notifications and the daemon's events race it to the store, and the
-            # diagram is drawn in store order.
+            # But a request's head is stored at once: it opens the span that the daemon's events and the
+            # registry's notifications it causes belong to, and they race it to the store.
             deadline = loop.time() + GATHER_SECONDS
-            while not any(map(joins_others, batch)) and (remaining := deadline - loop.time()) > 0:
+            while not any(map(opens_span, batch)) and (remaining := deadline - loop.time()) > 0:
                 try:
                     batch.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except TimeoutError:

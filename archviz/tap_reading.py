@@ -1,10 +1,10 @@
 """Reading a tapped connection's bytes as HTTP, on the side: h11 parses copies of what the tap forwards and never
 writes, so what it makes of them cannot change what client and daemon see.
 
-1. `RequestReader` finds each request in the client's bytes (a fresh h11 server parser per request) and queues
-   it; bytes that are not HTTP are queued once as such, so the daemon's answer to them is still recorded. A
-   request that starts a registry transfer (a pull, a push) is announced at once: the daemon answers it only
-   once it has spoken with the registry, whose notifications would otherwise be heard first.
+1. `RequestReader` finds each request in the client's bytes (a fresh h11 server parser per request), queues it
+   and announces it at once, as its head arrives: a request opens a span, and what the daemon and the registry
+   do because of it (heard from them, maybe before the answer) belongs to that span. Bytes that are not HTTP are
+   queued once as such, so the daemon's answer to them is still recorded.
 2. `ResponseReader` reads the daemon's bytes as the answers to those requests, in order (a fresh h11 client
    parser per answer, primed with a synthetic copy of its request so that HEAD and `101` are read right).
    An answer that is complete at once is reported when it ends; a streamed one when it starts and again when it
@@ -27,7 +27,7 @@ from typing import Protocol
 import h11
 import httptools
 
-from archviz.sources.tap import Ending, Exchange, split_target, transfer
+from archviz.sources.tap import Ending, Exchange, split_target
 
 MAX_HEAD = 256 * 1024
 BODY_LIMIT = 64 * 1024
@@ -82,10 +82,8 @@ class RequestReader:
                 self.current = self._queue(event.method.decode(), event.target.decode("latin-1"),
                                            headers.get(b"user-agent", b"").decode("latin-1"),
                                            headers.get(b"upgrade", b""))
-                _version, path, query = split_target(self.current.target)
-                if transfer(self.current.method, path, query):
-                    self.current.announced = True
-                    self.announce(self.current)
+                self.current.announced = True
+                self.announce(self.current)
             elif isinstance(event, h11.EndOfMessage):
                 leftover, _closed = self.parser.trailing_data
                 if self.current is not None:

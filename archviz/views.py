@@ -14,11 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 from archviz import actions
 from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
 from archviz.hooks import HOOK_PATH
-from archviz.mermaid import to_mermaid
 from archviz.models import AuditEvent, StoredObservation
 from archviz.query import QueryError, time_range
 from archviz.reference import BadReference, parse_reference
 from archviz.sequence import ROLES, sequence
+from archviz.sequence.mermaid import to_mermaid
 from archviz.snapshot import inventory_snapshot
 from archviz.sources.registry import ACTIONS
 from archviz.watcher import docker_host

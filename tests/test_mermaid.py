@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from archviz.mermaid import MERMAID_LIMIT, escape, to_mermaid
 from archviz.sequence import sequence
+from archviz.sequence.mermaid import MERMAID_LIMIT, escape, to_mermaid
 from tests.recorded import recorded
 
 

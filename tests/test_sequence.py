@@ -4,8 +4,8 @@ import pytest
 
 from archviz.kinds import ALL_KINDS
 from archviz.sequence import (
+    ARROWS,
     IMAGE_NOT_FOUND,
-    RULES,
     Sequencer,
     normalize_reference,
     registry_host,
@@ -101,7 +101,7 @@ def test_feeding_one_at_a_time_gives_the_same_messages_as_the_whole() -> None:
 
 
 def test_every_kind_has_a_rule() -> None:
-    assert sorted(ALL_KINDS - set(RULES)) == []
+    assert sorted(ALL_KINDS - set(ARROWS)) == []
 
 
 def test_watcher_reports_are_notes_outside_any_interaction() -> None:

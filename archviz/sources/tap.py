@@ -1,9 +1,10 @@
 """The tap source: one HTTP exchange between a Docker client and the daemon -> Observations. Pure.
 
-An exchange whose answer is complete at once (most of them) is one `api-call`. A pull or push request is also an
-`api-request` as soon as it is sent, since its answer comes only after the registry was asked. One whose answer is a
-stream (events, logs, a pull's progress, a wait, an attach's raw stream) is an `api-call` when the answer starts and
-an `api-stream-end` when it ends, with the bytes each way, how long it ran and how it ended.
+Every request is a span, named by `span` (its connection, its place on it, and when it came): an `api-request`
+the moment its head arrives (what the daemon and the registry do because of it can be heard before its answer), an
+`api-call` with its answer (when the answer is complete, or when it starts streaming: events, logs, a pull's
+progress, a wait, an attach's raw stream) and, for a streamed answer, an `api-stream-end` when it ends, with the
+bytes each way, how long it ran and how it ended.
 
 What is kept is what the diagram needs and nothing secret: the method, the path without its API version, the
 version, the query with values only for parameters known to hold no secret, the status, timings, byte counts, the
@@ -70,6 +71,12 @@ class Exchange:
     exit_code: int | None = None
     announced: bool = False  # its request was recorded on its own, as an `api-request`
 
+    @property
+    def span(self) -> str:
+        """The stable id of this request's span: its connection, its place on that connection, and when its head
+        arrived (connection numbers start again when the tap does)."""
+        return f"{self.connection}.{self.sequence}.{self.started_ns}"
+
 
 def split_target(target: str) -> tuple[str, str, dict[str, str]]:
     """`/v1.41/images/create?fromImage=x&tag=1` -> ("1.41", "/images/create", {"fromImage": "x", "tag": "1"}),
@@ -127,14 +134,16 @@ def observation_from_exchange(exchange: Exchange, host: str) -> Observation:
 
 
 def observation_from_request(exchange: Exchange, host: str) -> Observation:
-    """The `api-request`: a request that starts a registry transfer, recorded as soon as it is sent (its
-    `api-call` follows with the answer). `exchange` carries the request's facts; its answer is not known yet."""
+    """The `api-request`: a request, recorded as soon as its head arrives (its `api-call` follows with the
+    answer). `exchange` carries the request's facts; its answer is not known yet."""
     version, path, query = split_target(exchange.target)
     attributes: dict[str, object] = {
         "method": exchange.method, "path": path, "version": version, "query": query,
         "user_agent": exchange.user_agent, "pid": exchange.pid, "process": exchange.process,
         "connection": exchange.connection,
     }
+    if container := container_in(path):
+        attributes["container"] = container
     return _observation(exchange, host, "api-request", _subject(exchange.method, path), attributes)
 
 
@@ -165,6 +174,7 @@ def _subject(method: str, path: str) -> str:
 
 def _observation(exchange: Exchange, host: str, kind: str, subject: str, attributes: dict[str, object]
                  ) -> Observation:
+    attributes["span"] = exchange.span
     key = f"tap\x1f{host}\x1f{kind}\x1f{exchange.connection}\x1f{exchange.sequence}\x1f{exchange.started_ns}"
     return Observation(
         time_ns=exchange.started_ns if kind == "api-call" else exchange.started_ns + int(exchange.duration_ms * 1e6),

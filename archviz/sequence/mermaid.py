@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archviz.sequence import NOTE, REPLY, Diagram, Message
+from archviz.sequence.model import NOTE, REPLY, Diagram, Message
 
 MERMAID_LIMIT = 50_000
 # Characters that would end a statement, start an entity or a comment, or read as markup.

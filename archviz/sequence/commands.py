@@ -1,0 +1,198 @@
+"""Commands, not endpoints: what a person typed, recognised from the requests one client process made.
+
+The docker CLI's command line is never read (it can hold secrets); the requests say enough. `COMMANDS` is an
+ordered table: the first row whose request the client made names the command, from that request's path and
+query (and from what the daemon said of it: the image a create used, the command an exec ran). A client that
+made no request the table knows is named by its program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from archviz.sequence.names import short_id
+from archviz.sequence.spans import Span
+
+
+@dataclass(slots=True)
+class Command:
+    """One box: the spans one client made for one typed command, and what its effects told about it."""
+
+    key: str
+    interaction: str
+    program: str
+    spans: list[Span] = field(default_factory=list)
+    image: str = ""  # the image its container was created from (the daemon's create event says)
+    missing: str = ""  # the image a create found missing: the pull that follows is in an `alt` frame
+    exec_command: str = ""  # what an exec ran (the daemon's exec_create event says; secrets masked there)
+    closed: bool = False  # the client has told the user how it went
+    typed: bool = False  # a person typed it (seen by the tap); a dashboard action names itself
+    last_ns: int = 0
+
+    @property
+    def open_spans(self) -> list[Span]:
+        return [span for span in self.spans if span.open]
+
+
+def _part(span: Span, index: int = 2) -> str:
+    """A path's part (`/containers/ID/stop`: part 2 is ID), unquoted, an id shortened as Docker shows it."""
+    parts = span.path.split("/")
+    value = unquote(parts[index]) if len(parts) > index else ""
+    return short_id(value) if len(value) == 64 else value
+
+
+def _flag(span: Span, name: str, flag: str) -> str:
+    value = span.query.get(name, "")
+    return f" {flag} {value}" if value and value != "…" else ""
+
+
+def _true(span: Span, name: str) -> bool:
+    return span.query.get(name, "") in ("1", "true", "True")
+
+
+def _run(command: Command, span: Span) -> str:
+    paths = [s.path for s in command.spans]
+    started = any(p.endswith("/start") and p.startswith("/containers/") for p in paths)
+    attached = any(p.endswith("/attach") for p in paths)
+    removed = any(s.path.endswith("/wait") and s.query.get("condition") == "removed" for s in command.spans)
+    verb = "run" if started else "create"
+    flags = (" -d" if started and not attached else "") + (" --rm" if removed else "") + _flag(span, "name", "--name")
+    image = command.image or command.missing
+    return f"docker {verb}{flags}" + (f" {image}" if image else "")
+
+
+def _exec(command: Command, span: Span) -> str:
+    container = next((_part(s) for s in command.spans if s.path.startswith("/containers/")), "")
+    return " ".join(filter(None, ("docker exec", container, command.exec_command)))
+
+
+def _tag(command: Command, span: Span) -> str:
+    name = unquote(span.path.removeprefix("/images/").removesuffix("/tag"))
+    tag = span.query.get("tag", "")
+    return f"docker tag {name} {span.query.get('repo', '')}" + (f":{tag}" if tag else "")
+
+
+def _pull(command: Command, span: Span) -> str:
+    if span.query.get("fromSrc"):
+        return "docker import"
+    tag = span.query.get("tag", "")
+    return f"docker pull {span.query.get('fromImage', '')}" + (f":{tag}" if tag else "")
+
+
+def _push(command: Command, span: Span) -> str:
+    tag = span.query.get("tag", "")
+    return f"docker push {unquote(span.path.removeprefix('/images/').removesuffix('/push'))}" + (
+        f":{tag}" if tag else "")
+
+
+Title = Callable[[Command, Span], str]
+
+
+def _objects(noun: str) -> Title:
+    """`docker network create`, `docker volume rm v1`, … by method and path."""
+    def title(command: Command, span: Span) -> str:
+        name = _part(span)
+        verb = {"GET": "inspect" if name else "ls", "DELETE": "rm"}.get(span.method, "create")
+        if span.method == "POST" and name and name not in ("create", "prune"):
+            verb = span.path.rsplit("/", 1)[-1]
+        if name == "prune":
+            verb = "prune"
+        return " ".join(filter(None, (f"docker {noun} {verb}", name if name not in ("create", "prune") else "")))
+    return title
+
+
+# (method, path test, title): the first row any of a command's requests matches names it. Tests on the path are
+# (prefix, suffix); "" matches anything.
+COMMANDS: tuple[tuple[str, tuple[str, str], Title], ...] = (
+    ("POST", ("/build", ""), lambda c, s: f"docker build{_flag(s, 't', '-t')} ."),
+    ("POST", ("/containers/create", ""), _run),
+    ("POST", ("/exec/", "/start"), _exec),
+    ("POST", ("/containers/", "/exec"), _exec),
+    ("POST", ("/containers/", "/stop"), lambda c, s: f"docker stop{_flag(s, 't', '-t')} {_part(s)}"),
+    ("POST", ("/containers/", "/kill"), lambda c, s: f"docker kill {_part(s)}"),
+    ("POST", ("/containers/", "/restart"), lambda c, s: f"docker restart {_part(s)}"),
+    ("POST", ("/containers/", "/start"), lambda c, s: f"docker start {_part(s)}"),
+    ("POST", ("/containers/", "/pause"), lambda c, s: f"docker pause {_part(s)}"),
+    ("POST", ("/containers/", "/unpause"), lambda c, s: f"docker unpause {_part(s)}"),
+    ("POST", ("/containers/", "/rename"), lambda c, s: f"docker rename {_part(s)} {s.query.get('name', '')}"),
+    ("POST", ("/containers/", "/update"), lambda c, s: f"docker update {_part(s)}"),
+    ("POST", ("/containers/prune", ""), lambda c, s: "docker container prune"),
+    ("DELETE", ("/containers/", ""), lambda c, s: f"docker rm{' -f' if _true(s, 'force') else ''} {_part(s)}"),
+    ("POST", ("/commit", ""), lambda c, s: " ".join(filter(None, (
+        "docker commit", s.query.get("container", ""), s.query.get("repo", "") + (
+            f":{s.query['tag']}" if s.query.get("tag") else ""))))),
+    ("POST", ("/images/", "/tag"), _tag),
+    ("POST", ("/images/", "/push"), _push),
+    ("POST", ("/images/create", ""), _pull),
+    ("POST", ("/images/load", ""), lambda c, s: "docker load"),
+    ("POST", ("/images/prune", ""), lambda c, s: "docker image prune"),
+    ("DELETE", ("/images/", ""), lambda c, s: f"docker rmi {unquote(s.path.removeprefix('/images/'))}"),
+    ("GET", ("/images/get", ""), lambda c, s: f"docker save {s.query.get('names', '')}".strip()),
+    ("GET", ("/images/", "/get"), lambda c, s: f"docker save {unquote(s.path[8:-4])}"),
+    ("GET", ("/containers/", "/logs"), lambda c, s: f"docker logs{' -f' if _true(s, 'follow') else ''} {_part(s)}"),
+    ("PUT", ("/containers/", "/archive"), lambda c, s: f"docker cp … {_part(s)}:{s.query.get('path', '')}"),
+    ("GET", ("/containers/", "/archive"), lambda c, s: f"docker cp {_part(s)}:{s.query.get('path', '')} …"),
+    ("HEAD", ("/containers/", "/archive"), lambda c, s: f"docker cp {_part(s)}:{s.query.get('path', '')} …"),
+    ("GET", ("/containers/", "/export"), lambda c, s: f"docker export {_part(s)}"),
+    ("GET", ("/containers/", "/top"), lambda c, s: f"docker top {_part(s)}"),
+    ("GET", ("/containers/", "/stats"), lambda c, s: f"docker stats {_part(s)}"),
+    ("POST", ("/containers/", "/attach"), lambda c, s: f"docker attach {_part(s)}"),
+    ("POST", ("/containers/", "/wait"), lambda c, s: f"docker wait {_part(s)}"),
+    ("GET", ("/events", ""), lambda c, s: "docker events"),
+    ("POST", ("/networks/", ""), _objects("network")),
+    ("DELETE", ("/networks/", ""), _objects("network")),
+    ("POST", ("/volumes/", ""), _objects("volume")),
+    ("DELETE", ("/volumes/", ""), _objects("volume")),
+    ("POST", ("/auth", ""), lambda c, s: "docker login"),
+    ("POST", ("/build/prune", ""), lambda c, s: "docker builder prune"),
+    ("GET", ("/containers/json", ""), lambda c, s: f"docker ps{' -a' if _true(s, 'all') else ''}"),
+    ("GET", ("/images/json", ""), lambda c, s: "docker images"),
+    ("GET", ("/containers/", "/json"), lambda c, s: f"docker inspect {_part(s)}"),
+    ("GET", ("/images/", "/json"), lambda c, s: f"docker image inspect {unquote(s.path[8:-5])}"),
+    ("GET", ("/images/", "/history"), lambda c, s: f"docker history {unquote(s.path[8:-8])}"),
+    ("GET", ("/networks", ""), _objects("network")),
+    ("GET", ("/volumes", ""), _objects("volume")),
+    ("GET", ("/system/df", ""), lambda c, s: "docker system df"),
+    ("GET", ("/info", ""), lambda c, s: "docker info"),
+    ("GET", ("/version", ""), lambda c, s: "docker version"),
+)
+
+
+def title(command: Command) -> str:
+    """The command one client typed, as well as its requests tell."""
+    for method, (prefix, suffix), name in COMMANDS:
+        for span in command.spans:
+            if span.method == method and span.path.startswith(prefix) and span.path.endswith(suffix):
+                return " ".join(name(command, span).split())
+    return command.program
+
+
+# Answers after which the client always asks more: a ping, a create (a start or a pull follows), an exec's
+# parts (its exit code is asked for last), an attach (a wait ends a run), a look at a path before a copy.
+_CONTINUES: tuple[tuple[str, str, str], ...] = (
+    ("HEAD", "/_ping", ""), ("GET", "/_ping", ""), ("POST", "/containers/create", ""),
+    ("POST", "/containers/", "/exec"), ("POST", "/exec/", "/start"), ("POST", "/containers/", "/attach"),
+    ("HEAD", "/containers/", "/archive"), ("POST", "/exec/", "/resize"), ("POST", "/containers/", "/resize"),
+)
+
+
+def finishes(command: Command, span: Span) -> bool:
+    """Whether the answer to `span` ends the command: nothing of it is still open, and a client never asks
+    more after such an answer (a pull that a run needed is followed by the create it was for)."""
+    if command.open_spans or (span.status >= 400 and span.path != "/containers/create"):
+        return not command.open_spans
+    if any(span.method == m and span.path.startswith(p) and span.path.endswith(s) for m, p, s in _CONTINUES):
+        return False
+    return not (span.path == "/images/create" and command.missing)
+
+
+def outcome(span: Span) -> str:
+    """What the client tells the user at the end."""
+    if span.status >= 400 or span.error:
+        return f"Error response from daemon: {span.error}" if span.error else f"error {span.status}"
+    if span.exit_code is not None:
+        return f"exit {span.exit_code}"
+    return "prints the result, exit 0"
+

@@ -250,6 +250,8 @@ class Link:
         self.tap.emit(observation_from_request(self.responses.exchange_for(request, 0, ""), self.tap.host))
 
     def received(self, side: Side, data: bytes) -> None:
+        if side is self.client:
+            self.requests.mark_arrival()
         if self.daemon.transport is None:
             self.early.append(data)  # decrypted TLS bytes can come before the daemon's connection is made
         else:

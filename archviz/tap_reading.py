@@ -63,6 +63,12 @@ class RequestReader:
         self.current: Request | None = None
         self.fed = 0
         self.broken = False
+        self.arrived = (time.time_ns(), time.perf_counter())
+
+    def mark_arrival(self) -> None:
+        """Bytes from the client arrive now: called before they are passed on, so that a request's time is never
+        later than what the daemon does about it."""
+        self.arrived = (time.time_ns(), time.perf_counter())
 
     def feed(self, data: bytes) -> None:
         if self.broken or not data:  # b"" would tell h11 the connection closed
@@ -102,7 +108,7 @@ class RequestReader:
         self.current.bytes = self.fed
 
     def _queue(self, method: str, target: str, user_agent: str, upgrade: bytes) -> Request:
-        request = Request(started_ns=time.time_ns(), started=time.perf_counter(), method=method, target=target,
+        request = Request(started_ns=self.arrived[0], started=self.arrived[1], method=method, target=target,
                           user_agent=user_agent, upgrade=upgrade, sequence=next(self.sequence))
         self.pending.append(request)
         return request

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from archviz.sequence.names import short_id
+from archviz.sequence.names import familiar, short_id
 from archviz.sequence.spans import Span
 
 
@@ -29,6 +29,7 @@ class Command:
     exec_command: str = ""  # what an exec ran (the daemon's exec_create event says; secrets masked there)
     closed: bool = False  # the client has told the user how it went
     typed: bool = False  # a person typed it (seen by the tap); a dashboard action names itself
+    client: str = ""  # the participant it was typed into
     last_ns: int = 0
 
     @property
@@ -71,7 +72,7 @@ def _exec(command: Command, span: Span) -> str:
 def _tag(command: Command, span: Span) -> str:
     name = unquote(span.path.removeprefix("/images/").removesuffix("/tag"))
     tag = span.query.get("tag", "")
-    return f"docker tag {name} {span.query.get('repo', '')}" + (f":{tag}" if tag else "")
+    return f"docker tag {name} {familiar(span.query.get('repo', ''))}" + (f":{tag}" if tag else "")
 
 
 def _pull(command: Command, span: Span) -> str:

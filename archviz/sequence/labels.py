@@ -87,6 +87,7 @@ def _image_transfer(o: dict[str, Any]) -> list[Arrow]:
 @arrows("container-create")
 def _create(o: dict[str, Any]) -> list[Arrow]:
     image = o["attributes"].get("image", "")
+    image = short_id(image) if image.startswith("sha256:") else image
     return [Arrow(CLIENT, DAEMON, REQUEST, f"create container {_name(o)}" + (f" from {image}" if image else ""))]
 
 

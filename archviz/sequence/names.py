@@ -11,6 +11,12 @@ def normalize_reference(reference: str) -> str:
     return reference if ":" in last else f"{reference}:latest"
 
 
+def familiar(reference: str) -> str:
+    """A reference as people type it: `docker.io/library/web:1` -> `web:1`, `docker.io/me/app` -> `me/app`."""
+    return reference.removeprefix("docker.io/").removeprefix("library/") if reference.startswith(
+        "docker.io/") else reference
+
+
 def repository_of(reference: str) -> str:
     """`127.0.0.1:5000/lab/app:1` -> `lab/app`; `busybox` -> `library/busybox` (as Docker Hub names it)."""
     name = reference.split("@", 1)[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from archviz.sequence.names import normalize_reference
+from archviz.sequence.names import familiar, normalize_reference
 
 # How a row's subject is read off the request, and compared with an effect's:
 CONTAINER = "container"  # the container the path names (id, id prefix or name)
@@ -52,7 +52,7 @@ class Endpoint:
             return self.asks
         match = self.pattern.fullmatch(path)
         parts = {name: _short(unquote(value)) for name, value in (match.groupdict() if match else {}).items()}
-        fields = {**{k: v for k, v in query.items() if v not in ("…", "")}, **parts}
+        fields = {**{k: familiar(v) for k, v in query.items() if v not in ("…", "")}, **parts}
 
         def optional(part: re.Match[str]) -> str:
             return part[0] if all(name in fields for name in _FIELD.findall(part[0])) else ""

@@ -65,9 +65,15 @@ class Sequencer:
         self._asked_at: dict[str, int] = {}  # span id -> position of its request
 
     def prepare(self, observations: Iterable[dict[str, Any]]) -> None:
-        """Learn every span of these observations before folding them."""
+        """Learn every span of these observations before folding them, and which spans the registry spoke of."""
+        heard = []
         for observation in observations:
             self.spans.note(observation)
+            if observation["source"] == "registry":
+                heard.append(observation)
+        for observation in heard:
+            if (span := self.spans.owner(observation)) is not None:
+                span.heard_registry = True
 
     def add(self, observation: dict[str, Any]) -> Delta:
         delta = Delta()
@@ -230,8 +236,7 @@ class Sequencer:
                  delta: Delta, *, replace: bool = False) -> None:
         """An arrow of the User's, which belongs to a command rather than to one observation."""
         message_id = f"{command.interaction}.{suffix}" if suffix == "user" else f"{o['id']}.{suffix}"
-        sender = self._participant(arrow.sender, o, delta, False)
-        receiver = self._participant(arrow.receiver, o, delta, False)
+        sender, receiver = (self._side(role, command, o, delta) for role in (arrow.sender, arrow.receiver))
         delta.messages.append(Message(
             id=message_id, time_ns=int(o["time_ns"]), sender=sender, receiver=receiver, kind=arrow.kind,
             label=arrow.label, observation=int(command.interaction[1:]) if suffix == "user" else o["id"],
@@ -240,6 +245,15 @@ class Sequencer:
         if self.keep_order and not replace:
             # The User types first and hears last, wherever the requests and effects in between go.
             self.order[message_id] = (-1, -1, 0) if suffix == "user" else (_LAST, self._position, 0)
+
+    def _side(self, role: str, command: Command, o: dict[str, Any], delta: Delta) -> str:
+        """The User, or the client a command was typed into (whatever observation brought the arrow)."""
+        if role == CLIENT and command.client:
+            return command.client
+        participant = self._participant(role, o, delta, False)
+        if role == CLIENT:
+            command.client = participant
+        return participant
 
     def _participant(self, role: str, o: dict[str, Any], delta: Delta, inferred: bool) -> str:
         if role == DAEMON and o["source"] == "registry":
@@ -311,9 +325,18 @@ def sequence(observations: Iterable[dict[str, Any]]) -> Diagram:
         if message.interaction is not None and order[message.id][0] >= 0:
             first_of[message.interaction] = min(first_of.get(message.interaction, _LAST), order[message.id][0])
 
-    def place(message: Message) -> tuple[int, tuple[int, int, int]]:
-        return (first_of.get(message.interaction, order[message.id][0]) if message.interaction is not None
-                else order[message.id][0], order[message.id])
+    # A block (the pull a command needed) is laid out in one piece where it began, in the order things happened.
+    block_at: dict[str, tuple[int, int, int]] = {}
+    for message in messages.values():
+        if message.block is not None:
+            block_at[message.block] = min(block_at.get(message.block, order[message.id]), order[message.id])
+
+    def place(message: Message) -> tuple[int, tuple[int, int, int], int, tuple[int, int, int]]:
+        position = order[message.id]
+        box = first_of.get(message.interaction, position[0]) if message.interaction is not None else position[0]
+        if message.block is not None:
+            return box, block_at[message.block], message.time_ns, position
+        return box, position, 0, position
 
     laid_out = sorted(messages.values(), key=place)
     interactions = {m.interaction: sequencer.interactions[m.interaction] for m in laid_out if m.interaction}

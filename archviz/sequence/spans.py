@@ -17,7 +17,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from archviz.sequence.names import normalize_reference, repository_of
+from archviz.sequence.names import familiar, normalize_reference, repository_of
 from archviz.sequence.rules import (
     ACTION_PULL,
     COMMITTED,
@@ -33,12 +33,15 @@ from archviz.sequence.rules import (
     request_subject,
 )
 
-# How far the parties' clocks may disagree: the daemon shares the tap's host; a registry may not.
-DAEMON_SKEW_NS = 500_000_000
+# How far the parties' clocks may disagree: the daemon shares the tap's host (the tap proxies its unix socket), a
+# registry may not. A span that names nothing to tell its effects by (a build) owns a registry's notification only
+# if it truly contains it.
+DAEMON_SKEW_NS = 5_000_000
 REGISTRY_SKEW_NS = 2_500_000_000
 # Spans that began this long before an effect are looked at only if they are still open or ran long.
 RECENT_NS = 60_000_000_000
 ANSWERS = ("api-call", "api-stream-end")
+_WHO = ("pid", "connection", "user_agent", "process", "span")
 ACTION_ENDS = ("action-pull-done", "action-pull-failed", "action-pull-cancelled")
 
 
@@ -120,7 +123,8 @@ class SpanBook:
         started = int(o["time_ns"])
         if o["kind"] in ("api-stream-end",) and attributes.get("duration_ms"):
             started -= int(float(attributes["duration_ms"]) * 1e6)
-        span = Span(span_id, o["host"], client_of(o), method, path, query, endpoint, subject, started)
+        span = Span(span_id, o["host"], client_of(o), method, path, query, endpoint, subject, started,
+                    attributes={k: attributes[k] for k in _WHO if k in attributes})
         self.spans[span_id] = span
         for kind in endpoint.causes:
             key = ("*" if kind.startswith("registry-") else o["host"], kind)
@@ -189,9 +193,9 @@ class SpanBook:
             if end is not None and at > end + skew:
                 continue
             level = self._level(span, effect)
-            if not level:
-                continue
             strict = int(span.started_ns <= at and (end is None or at <= end))
+            if not level or (registry and level == 1 and not strict):
+                continue
             score = (level, strict, span.started_ns)
             if best is None or score > best:
                 best, chosen = score, span
@@ -222,5 +226,5 @@ class SpanBook:
                 same = repository_of(normalize_reference(effect["subject"])) == repository_of(subject)
             return 2 if same else 0
         if rule == TAGGED:
-            return 2 if normalize_reference(effect["subject"]) == subject else 0
+            return 2 if familiar(normalize_reference(effect["subject"])) == familiar(subject) else 0
         return 1

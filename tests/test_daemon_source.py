@@ -7,7 +7,7 @@ import pytest
 
 from archviz.kinds import ALL_KINDS, DAEMON_OTHER
 from archviz.observation import Source
-from archviz.sources.daemon import MalformedEvent, observation_from_event, since_parameter
+from archviz.sources.daemon import MalformedEvent, event_key, observation_from_event, since_parameter
 
 HOST = "unix:///run/lab/docker.sock"
 RECORDED = [json.loads(line) for line in (Path(__file__).parent / "data" / "lab_session_events.jsonl").open()]
@@ -32,6 +32,27 @@ def test_an_exec_action_keeps_its_command_as_detail() -> None:
     exec_create = next(e for e in RECORDED if e["Action"].startswith("exec_create"))
     observation = observation_from_event(exec_create, HOST)
     assert (observation.kind, observation.attributes["detail"]) == ("container-exec-create", "echo hi")
+
+
+def test_a_password_in_an_exec_command_is_masked_in_its_detail_and_its_key() -> None:
+    exec_create = next(e for e in RECORDED if e["Action"].startswith("exec_create"))
+    event = {**exec_create, "Action": "exec_create: sh -c mysql -psecret"}
+    observation = observation_from_event(event, HOST)
+    assert observation.attributes["detail"] == "sh -c mysql -p***"
+    assert "secret" not in repr(observation)
+    masked = "exec_create: sh -c mysql -p***"
+    assert observation.key == event_key(HOST, event["timeNano"], "container", masked, event["Actor"]["ID"])
+
+
+def test_a_secret_in_an_unknown_action_is_masked_too() -> None:
+    observation = observation_from_event({**RECORDED[0], "Action": "teleport: --token=abc"}, HOST)
+    assert (observation.kind, observation.attributes["action"]) == (DAEMON_OTHER, "teleport: --token=***")
+
+
+def test_keys_of_events_without_secrets_are_the_hash_of_their_raw_action_as_before() -> None:
+    for event in RECORDED:
+        expected = event_key(HOST, event["timeNano"], event["Type"], event["Action"], event["Actor"]["ID"])
+        assert observation_from_event(event, HOST).key == expected
 
 
 def test_images_are_named_by_reference_even_when_the_daemon_gives_an_id() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from archviz.kinds import DAEMON_KINDS, DAEMON_OTHER
 from archviz.observation import Observation, Source
+from archviz.secrets import mask_command
 
 # The daemon appends details to some actions: "exec_create: sh -c date", "health_status: healthy".
 _ACTION_DETAIL = re.compile(r"^(?P<action>[a-z_]+)(?::\s*(?P<detail>.*))?$", re.DOTALL)
@@ -38,8 +39,12 @@ def observation_from_event(event: object, host: str) -> Observation:
         raise MalformedEvent("the event's Actor is not an object")
     actor_id = actor.get("ID") if isinstance(actor.get("ID"), str) else ""
     labels = actor.get("Attributes") if isinstance(actor.get("Attributes"), dict) else {}
+    # An action can carry a command line (exec_create: sh -c mysql -psecret): only its masked text is kept, shown
+    # or hashed into the key (a short hash of a weak password is quickly reversed). Without a secret it is the
+    # raw action, so keys stay what they were.
+    masked_action = mask_command(raw_action)
 
-    match = _ACTION_DETAIL.match(raw_action)
+    match = _ACTION_DETAIL.match(masked_action)
     action = match["action"].replace("_", "-") if match else ""
     kind = f"{object_type}-{action}"
     attributes: dict[str, Any] = {str(name): str(value) for name, value in labels.items()}
@@ -47,7 +52,7 @@ def observation_from_event(event: object, host: str) -> Observation:
     if match and match["detail"]:
         attributes["detail"] = match["detail"]
     if kind not in DAEMON_KINDS:
-        attributes.update(type=object_type, action=raw_action)
+        attributes.update(type=object_type, action=masked_action)
         kind = DAEMON_OTHER
     return Observation(
         time_ns=time_ns,
@@ -57,7 +62,7 @@ def observation_from_event(event: object, host: str) -> Observation:
         subject=_subject(object_type, actor_id, attributes),
         attributes=attributes,
         correlation=actor_id,
-        key=event_key(host, time_ns, object_type, raw_action, actor_id),
+        key=event_key(host, time_ns, object_type, masked_action, actor_id),
     )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 # Daemon events, as the Docker Engine API (v1.41) lists them: "<object type>-<action>".
 DAEMON_ACTIONS: dict[str, tuple[str, ...]] = {
     "container": (
-        "attach", "commit", "copy", "create", "destroy", "detach", "die", "exec-create", "exec-detach",
-        "exec-die", "exec-start", "export", "health-status", "kill", "oom", "pause", "rename", "resize",
-        "restart", "start", "stop", "top", "unpause", "update", "prune",
+        "archive-path", "attach", "commit", "copy", "create", "destroy", "detach", "die", "exec-create", "exec-detach",
+        "exec-die", "exec-start", "export", "extract-to-dir", "health-status", "kill", "oom", "pause", "rename",
+        "resize", "restart", "start", "stop", "top", "unpause", "update", "prune",
     ),
     "image": ("delete", "import", "load", "pull", "push", "save", "tag", "untag", "prune"),
     "volume": ("create", "mount", "unmount", "destroy", "prune"),

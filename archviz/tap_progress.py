@@ -14,6 +14,7 @@ from typing import Any
 
 from archviz.observation import Observation, Source
 from archviz.pull_progress import PullState, apply_line
+from archviz.secrets import mask_command
 from archviz.sources.tap import Ending, Exchange, split_target, transfer
 from archviz.tap_reading import Request, StreamDecoder
 
@@ -136,7 +137,7 @@ class BuildProgress(JsonLines):
         if isinstance(stream, str) and (step := _STEP.match(stream.strip())):
             self.observe("api-build-step", f"step {step['step']}/{step['steps']}",
                          {"step": int(step["step"]), "steps": int(step["steps"]),
-                          "instruction": step["instruction"][:500]})
+                          "instruction": mask_command(step["instruction"])[:500]})
         elif "error" in line:
             self.observe("api-build-step", "failed", {"error": str(line["error"])[:500]})
 

@@ -170,7 +170,7 @@ def test_registry_arrows_join_the_daemons_push_in_one_box() -> None:
     boxes = {m.interaction for m in diagram.messages if m.interaction}
     assert len(boxes) == 1
     (box,) = boxes
-    assert diagram.interactions[box].title == "docker push 127.0.0.1:5997/lab/app:1"
+    assert diagram.interactions[box].title == "docker push 127.0.0.1:5997/lab/app:1 (inferred)"
     labels = [m.label for m in diagram.messages]
     assert labels[1].startswith("upload blob 444a452a9f12") and labels[2] == "does blob 444a452a9f12 exist? (HEAD)"
     assert "upload manifest lab/app:1" in labels

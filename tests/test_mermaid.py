@@ -10,11 +10,11 @@ def test_a_run_of_a_missing_image_exports_as_a_box_with_an_alt() -> None:
     lines = [line.strip() for line in text.splitlines()]
     assert lines[0] == "sequenceDiagram"
     assert lines[1:5] == [
-        "participant p1 as Client", "participant p2 as Daemon docker.sock",
+        "participant p1 as Client (inferred)", "participant p2 as Daemon docker.sock",
         "participant p3 as Registry 127.0.0.1:5000", "participant p4 as Runtime (containerd)",
     ]
     assert lines[5:9] == [
-        "rect rgba(120, 130, 150, 0.12)", "Note over p1,p2: docker run 127.0.0.1:5000/lab/app:1",
+        "rect rgba(120, 130, 150, 0.12)", "Note over p1,p2: docker run 127.0.0.1:5000/lab/app:1 (inferred)",
         "alt image not found locally", "p1->>p2: pull 127.0.0.1:5000/lab/app:1",
     ]
     assert "p3-->>p2: manifest and layers" in lines

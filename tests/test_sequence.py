@@ -13,7 +13,7 @@ from archviz.sequence import (
 )
 from tests.recorded import LAB_HOST, recorded
 
-DAEMON, RUNTIME, CLIENT = f"daemon:{LAB_HOST}", f"runtime:{LAB_HOST}", "client:docker"
+DAEMON, RUNTIME, CLIENT = f"daemon:{LAB_HOST}", f"runtime:{LAB_HOST}", "client:inferred"
 REGISTRY = "registry:127.0.0.1:5000"
 
 
@@ -38,7 +38,8 @@ def test_a_run_of_a_missing_image_draws_the_seed_picture() -> None:
     ]
     assert [p.id for p in diagram.participants] == [CLIENT, DAEMON, REGISTRY, RUNTIME]
     (interaction,) = diagram.interactions.values()
-    assert interaction.title == f"docker run {image}"
+    assert interaction.title == f"docker run {image} (inferred)"
+    assert interaction.inferred and all(m.inferred for m in diagram.messages)
     assert {m.interaction for m in diagram.messages} == {interaction.id}
     pull_block = diagram.messages[0].block
     assert interaction.blocks == {pull_block: IMAGE_NOT_FOUND}
@@ -48,20 +49,20 @@ def test_a_run_of_a_missing_image_draws_the_seed_picture() -> None:
 def test_a_failing_container_shows_its_exit_code() -> None:
     diagram = sequence(recorded("failing_container"))
     assert (RUNTIME, DAEMON, "fail-1 exited with code 42") in arrows(diagram)
-    assert [i.title for i in diagram.interactions.values()] == ["docker run 127.0.0.1:5000/lab/busybox:1"]
+    assert [i.title for i in diagram.interactions.values()] == ["docker run 127.0.0.1:5000/lab/busybox:1 (inferred)"]
 
 
 def test_a_pull_on_its_own_is_its_own_interaction_without_an_alt() -> None:
     diagram = sequence(recorded("pull"))
     (interaction,) = diagram.interactions.values()
-    assert (interaction.title, interaction.blocks) == ("docker pull 127.0.0.1:5000/lab/app:1", {})
+    assert (interaction.title, interaction.blocks) == ("docker pull 127.0.0.1:5000/lab/app:1 (inferred)", {})
 
 
 def test_a_pull_long_before_a_create_is_not_part_of_that_run() -> None:
     diagram = sequence(recorded("pull", "run_missing_image", shift_ns={1: 60_000_000_000}))
     titles = [i.title for i in diagram.interactions.values()]
-    assert titles[0] == "docker pull 127.0.0.1:5000/lab/app:1"
-    assert "docker run 127.0.0.1:5000/lab/app:1" in titles
+    assert titles[0] == "docker pull 127.0.0.1:5000/lab/app:1 (inferred)"
+    assert "docker run 127.0.0.1:5000/lab/app:1 (inferred)" in titles
     assert all(not i.blocks or list(i.blocks.values()) == [IMAGE_NOT_FOUND] for i in diagram.interactions.values())
 
 
@@ -81,15 +82,15 @@ def test_a_stop_long_after_a_detached_run_is_a_new_interaction() -> None:
     # create, start | 20 s later: kill, kill, die, stop, destroy
     diagram = sequence(recorded("run_detached_then_stop", shift_ns={2: 20_000_000_000}))
     assert [i.title for i in diagram.interactions.values()] == [
-        "docker run 127.0.0.1:5000/lab/busybox:1", "docker kill sleeper",
+        "docker run 127.0.0.1:5000/lab/busybox:1 (inferred)", "docker kill sleeper (inferred)",
     ]
 
 
 def test_tag_and_image_removal_are_their_own_commands() -> None:
     diagram = sequence(recorded("tag", "remove_image", shift_ns={1: 20_000_000_000}))
     titles = [i.title for i in diagram.interactions.values()]
-    assert titles[0] == "docker tag 127.0.0.1:5000/lab/app:3"
-    assert titles[1].startswith("docker rmi")
+    assert titles[0] == "docker tag 127.0.0.1:5000/lab/app:3 (inferred)"
+    assert titles[1].startswith("docker rmi") and titles[1].endswith("(inferred)")
 
 
 def test_feeding_one_at_a_time_gives_the_same_messages_as_the_whole() -> None:
@@ -152,60 +153,3 @@ def test_a_pull_from_the_dashboard_draws_the_user_and_one_exchange_per_layer() -
     ]
     assert [i.title for i in diagram.interactions.values()] == ["pull 127.0.0.1:5000/lab/app:1 from the dashboard"]
     assert all(not m.inferred for m in diagram.messages)
-
-
-def test_a_tapped_run_owns_the_registrys_side_of_its_pull_even_when_the_registry_is_heard_first() -> None:
-    image = "127.0.0.1:5000/lab/app:1"
-
-    def tap(number: int, method: str, path: str, status: int, **attributes: object) -> dict:
-        return {"id": number, "time_ns": str(number), "source": "tap", "host": LAB_HOST, "kind": "api-call",
-                "subject": f"{method} {path}", "correlation": "4242:1",
-                "attributes": {"method": method, "path": path, "status": status, "reason": "",
-                               "user_agent": "Docker-Client/28.2.2 (linux)", "pid": 4242, **attributes}}
-
-    def registry(number: int, target: str, digest: str) -> dict:
-        return {"id": number, "time_ns": str(number), "source": "registry", "host": "127.0.0.1:5000",
-                "kind": "registry-pull", "subject": "lab/app:1", "correlation": "",
-                "attributes": {"action": "pull", "repository": "lab/app", "tag": "1", "digest": digest,
-                               "target": target, "method": "GET", "client": "127.0.0.1",
-                               "user_agent": "docker/20.10.24 UpstreamClient(Docker-Client/28.2.2 (linux))"}}
-
-    earlier_push = {**registry(1, "manifest", "sha256:aa"), "kind": "registry-push"}  # the same client, just before
-    diagram = sequence([
-        earlier_push,
-        tap(2, "POST", "/containers/create", 404, error=f"No such image: {image}"),
-        registry(3, "manifest", "sha256:bb"),  # heard before the tap stored the pull's own request
-        tap(4, "POST", "/images/create", 200, query={"fromImage": "127.0.0.1:5000/lab/app", "tag": "1"},
-            streamed=True),
-        registry(5, "blob", "sha256:cc"),
-        tap(6, "POST", "/containers/create", 201, container="c0ffee"),
-    ])
-    boxes = {m.observation: m.interaction for m in diagram.messages}
-    assert boxes[1] != boxes[2]
-    assert boxes[2] == boxes[3] == boxes[4] == boxes[5] == boxes[6]
-    (run,) = [i for i in diagram.interactions.values() if i.id == boxes[2]]
-    (pull_block,) = run.blocks
-    assert run.blocks[pull_block] == IMAGE_NOT_FOUND
-    assert [m.observation for m in diagram.messages if m.block == pull_block] == [3, 4, 4, 5]
-
-
-def test_a_tapped_pull_announced_before_the_registry_is_heard_is_one_box_with_one_request_arrow() -> None:
-    attributes = {"method": "POST", "path": "/images/create", "user_agent": "Docker-Client/28.2.2 (linux)",
-                  "pid": 77, "query": {"fromImage": "127.0.0.1:5000/lab/app", "tag": "1"}}
-
-    def tap(number: int, kind: str, **more: object) -> dict:
-        return {"id": number, "time_ns": str(number), "source": "tap", "host": LAB_HOST, "kind": kind,
-                "subject": "POST /images/create", "correlation": "77:1", "attributes": {**attributes, **more}}
-
-    manifest = {"id": 2, "time_ns": "2", "source": "registry", "host": "127.0.0.1:5000", "kind": "registry-pull",
-                "subject": "lab/app:1", "correlation": "",
-                "attributes": {"action": "pull", "repository": "lab/app", "tag": "1", "digest": "sha256:bb",
-                               "target": "manifest", "method": "GET", "client": "127.0.0.1",
-                               "user_agent": "docker/20.10.24 UpstreamClient(Docker-Client/28.2.2 (linux))"}}
-    diagram = sequence([tap(1, "api-request"), manifest,
-                        tap(3, "api-call", status=200, reason="OK", streamed=True, announced=True)])
-    assert [m.label for m in diagram.messages] == [
-        "POST /images/create (fromImage=127.0.0.1:5000/lab/app, tag=1)", "download manifest lab/app:1",
-        "200 OK, streaming…"]
-    assert len({m.interaction for m in diagram.messages}) == 1
-    assert len({m.block for m in diagram.messages}) == 1 and diagram.messages[0].block is not None

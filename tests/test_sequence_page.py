@@ -13,7 +13,7 @@ from tests.conftest import ROOT, Dashboard, run_container
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser]
 MERMAID = ROOT / "tests" / ".node" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
-INFERRED = " (read off a daemon event)"
+INFERRED = " (inferred)"
 
 
 def drawn_labels(page, needle: str) -> list[str]:  # noqa: ANN001 - a Playwright page

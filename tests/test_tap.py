@@ -123,11 +123,10 @@ async def test_a_run_of_a_missing_image_through_the_tap_draws_the_seed_sequence(
     assert len({m.interaction for m in diagram.messages if m.interaction}) == 1, labels
     (pulled,) = [b for i in diagram.interactions.values() for b, label in i.blocks.items() if label == IMAGE_NOT_FOUND]
     in_alt = [m.label for m in diagram.messages if m.block == pulled]
-    assert in_alt[0].startswith("POST /images/create") and any(x.startswith("fetch layer ") for x in in_alt)
-    expected = iter(("HEAD /_ping", "POST /containers/create", "404 No such image", "POST /images/create",
-                     "fetch layer ", "pull progress ended", "POST /containers/create", "201 Created",
-                     "POST /containers/", "101 switched", "POST /containers/", "POST /containers/",
-                     "create and start task", "output closed", "exit 0"))
+    assert in_alt[0].startswith("pull ") and any(x.startswith("fetch layer ") for x in in_alt)
+    expected = iter(("types `docker run --rm", "ping the daemon", "create container", "404 No such image", "pull ",
+                     "fetch layer ", "pull progress ended", "create container", "201 Created", "attach to",
+                     "101 switched", "wait for", "start ", "create and start task", "output closed", "exit 0"))
     step = next(expected)
     for label in labels:
         if label.startswith(step):
@@ -238,10 +237,10 @@ def test_serve_runs_the_tap_when_asked_and_its_requests_are_drawn(lab: Lab, tmp_
         for _ in range(100):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/sequence.mmd") as response:
                 text = response.read().decode()
-            if "GET /version" in text:
+            if "ask the daemon's version" in text:
                 break
             time.sleep(0.05)
-        assert "GET /version" in text and "200 OK" in text
+        assert "ask the daemon's version" in text and "200 OK" in text and "docker version" in text
     finally:
         server.terminate()
         server.wait(timeout=15)

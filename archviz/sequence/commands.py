@@ -30,6 +30,7 @@ class Command:
     closed: bool = False  # the client has told the user how it went
     typed: bool = False  # a person typed it (seen by the tap); a dashboard action names itself
     client: str = ""  # the participant it was typed into
+    titled_from: tuple[object, ...] = ()  # what its title was last worked out from
     last_ns: int = 0
 
     @property
@@ -182,6 +183,8 @@ _CONTINUES: tuple[tuple[str, str, str], ...] = (
 def finishes(command: Command, span: Span) -> bool:
     """Whether the answer to `span` ends the command: nothing of it is still open, and a client never asks
     more after such an answer (a pull that a run needed is followed by the create it was for)."""
+    if not span.status:
+        return False  # no answer came: the client (or the daemon) went away, and what the user saw is unknown
     if command.open_spans or (span.status >= 400 and span.path != "/containers/create"):
         return not command.open_spans
     if any(span.method == m and span.path.startswith(p) and span.path.endswith(s) for m, p, s in _CONTINUES):

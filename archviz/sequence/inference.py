@@ -26,6 +26,7 @@ class Guess:
     image: str = ""
     block: str = ""
     kinds: set[str] = field(default_factory=set)
+    heard_registry: bool = False  # the registry's own notifications are in it: the daemon's need not guess them
 
 
 class Inference:
@@ -36,8 +37,8 @@ class Inference:
         self._pulls: dict[str, tuple[str, str, int]] = {}  # image ref -> (interaction, block, time)
         self._transfers: dict[tuple[str, str], tuple[str, str, int]] = {}  # (registry, repository) -> …
 
-    def place(self, o: dict[str, Any]) -> tuple[Interaction, str | None]:
-        """The guessed box (and `alt` block) of an effect no span owns."""
+    def place(self, o: dict[str, Any]) -> tuple[Interaction, str | None, bool]:
+        """The guessed box (and `alt` block) of an effect no span owns, and whether the registry was heard in it."""
         kind, now, attributes = o["kind"], int(o["time_ns"]), o["attributes"]
         self._forget_before(now)
         block = None
@@ -64,6 +65,7 @@ class Inference:
                 guess = self._new(key, o, now)
                 guess.block = f"b{o['id']}"
             block = guess.block
+            guess.heard_registry = True
             self._transfers[(registry, repository)] = (guess.interaction.id, block, now)
         elif kind in {"image-pull", "image-push"}:
             reference = o["subject"]
@@ -80,7 +82,7 @@ class Inference:
             key = f"{kind.partition('-')[0]}:{o['host']}:{o['correlation'] or o['subject']}"
             guess = self._open_guess(key, now) or self._new(key, o, now)
         guess.last_ns = now
-        return guess.interaction, block
+        return guess.interaction, block, guess.heard_registry
 
     def _open_guess(self, key: str, now: int) -> Guess | None:
         guess = self._guesses.get(self._open.get(key, ""))

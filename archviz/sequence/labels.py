@@ -160,7 +160,8 @@ def _health(o: dict[str, Any]) -> list[Arrow]:
     return [Arrow(DAEMON, DAEMON, SELF, f"{_name(o)} is {o['attributes'].get('detail', 'checked')}")]
 
 
-@arrows("container-commit", "container-copy", "container-export", "container-rename", "container-resize",
+@arrows("container-archive-path", "container-extract-to-dir", "container-commit", "container-copy",
+        "container-export", "container-rename", "container-resize",
       "container-top", "container-update", "container-restart", "container-detach", "container-exec-detach",
       "container-prune")
 def _container_request(o: dict[str, Any]) -> list[Arrow]:

@@ -147,8 +147,10 @@ class Sequencer:
 
     def _retitle(self, command: Command, o: dict[str, Any], delta: Delta) -> None:
         interaction = self.interactions[command.interaction]
-        if not command.typed:
+        facts = (len(command.spans), command.image, command.exec_command, command.missing)
+        if not command.typed or facts == command.titled_from:
             return
+        command.titled_from = facts
         new = title(command)
         if new != interaction.title:
             interaction.title = new
@@ -173,7 +175,9 @@ class Sequencer:
         span = self.spans.owner(o)
         arrows = arrows_for(o)
         if span is None:
-            interaction, block = self.inference.place(o)
+            interaction, block, heard = self.inference.place(o)
+            if heard and o["source"] == "daemon":
+                arrows = [a for a in arrows if REGISTRY not in (a.sender, a.receiver)]
             delta.touch(interaction)
             self._draw(o, arrows, interaction, block, delta, inferred=True)
             return

@@ -45,7 +45,7 @@ _WHO = ("pid", "connection", "user_agent", "process", "span")
 ACTION_ENDS = ("action-pull-done", "action-pull-failed", "action-pull-cancelled")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Span:
     id: str
     host: str
@@ -96,6 +96,8 @@ class SpanBook:
         # (daemon host, or "*" for registry effects, effect kind) -> spans that can cause it, by start time
         self._by_kind: dict[tuple[str, str], list[Span]] = {}
         self._starts: dict[tuple[str, str], list[int]] = {}
+        # Spans found however long ago they began: those still open, and those that ran longer than RECENT_NS.
+        self._unended: dict[tuple[str, str], dict[str, Span]] = {}
         self._long: dict[tuple[str, str], list[Span]] = {}
         self.names: dict[str, str] = {}  # container id -> name, learned from the daemon's events
 
@@ -126,11 +128,11 @@ class SpanBook:
         span = Span(span_id, o["host"], client_of(o), method, path, query, endpoint, subject, started,
                     attributes={k: attributes[k] for k in _WHO if k in attributes})
         self.spans[span_id] = span
-        for kind in endpoint.causes:
-            key = ("*" if kind.startswith("registry-") else o["host"], kind)
+        for key in self._keys(span):
             index = bisect.bisect_right(self._starts.setdefault(key, []), started)
             self._starts[key].insert(index, started)
             self._by_kind.setdefault(key, []).insert(index, span)
+            self._unended.setdefault(key, {})[span_id] = span
         return span
 
     def _update(self, span: Span, o: dict[str, Any]) -> None:
@@ -152,17 +154,14 @@ class SpanBook:
         if not streamed and span.ended_ns is None:
             duration = float(attributes.get("duration_ms") or 0)
             span.ended_ns = (span.started_ns + int(duration * 1e6)) if kind in ANSWERS else int(o["time_ns"])
-            if span.ended_ns - span.started_ns > RECENT_NS:
-                self._remember_long(span)
-        elif streamed:
-            self._remember_long(span)  # open until its stream ends: it must be found however long that takes
+            for key in self._keys(span):
+                self._unended.get(key, {}).pop(span.id, None)
+                if span.ended_ns - span.started_ns > RECENT_NS:
+                    self._long.setdefault(key, []).append(span)
 
-    def _remember_long(self, span: Span) -> None:
-        for kind in span.endpoint.causes:
-            key = ("*" if kind.startswith("registry-") else span.host, kind)
-            longs = self._long.setdefault(key, [])
-            if span not in longs:
-                longs.append(span)
+    @staticmethod
+    def _keys(span: Span) -> list[tuple[str, str]]:
+        return [("*" if kind.startswith("registry-") else span.host, kind) for kind in span.endpoint.causes]
 
     def learn(self, effect: dict[str, Any]) -> None:
         """Remember a container's name from a daemon event, to match a request that names it."""
@@ -185,7 +184,10 @@ class SpanBook:
         while index >= 0 and spans[index].started_ns >= at - RECENT_NS:
             candidates.append(spans[index])
             index -= 1
-        candidates += [s for s in self._long.get(key, ()) if s.started_ns < at - RECENT_NS]
+        early = at - RECENT_NS
+        candidates += [s for s in self._unended.get(key, {}).values() if s.started_ns < early]
+        candidates += [s for s in self._long.get(key, ()) if s.started_ns < early and s.ended_ns
+                       and s.ended_ns + skew >= at]
         best: tuple[int, int, int] | None = None
         chosen = None
         for span in candidates:

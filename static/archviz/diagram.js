@@ -39,8 +39,17 @@ export function applySequence(diagram, sequence) {
     if (!diagram.participants.some((p) => p.id === participant.id)) diagram.participants.push(participant);
   }
   for (const interaction of sequence.interactions) diagram.interactions.set(interaction.id, interaction);
+  let revised = false;
   for (const message of sequence.messages) {
-    if (diagram.messageIds.has(message.id)) continue;
+    if (diagram.messageIds.has(message.id)) {
+      // Sent again with the same id: the server revised it (a command's typed line, once its title is known).
+      const known = diagram.messages.find((m) => m.id === message.id);
+      if (known && known.label !== message.label) {
+        known.label = message.label;
+        revised = true;
+      }
+      continue;
+    }
     diagram.messageIds.add(message.id);
     diagram.messages.push(message);
     if (shown(diagram, message)) place(diagram, message);
@@ -51,7 +60,7 @@ export function applySequence(diagram, sequence) {
     relayout(diagram);
     return { firstNewRow: 0, columnsChanged: true, relaid: true };
   }
-  return { firstNewRow, columnsChanged: diagram.columns.size !== columnsBefore, relaid: false };
+  return { firstNewRow, columnsChanged: diagram.columns.size !== columnsBefore, relaid: revised };
 }
 
 export function setFilter(diagram, filter) {

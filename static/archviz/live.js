@@ -179,7 +179,8 @@ function select(index) {
     ["kind", message.kind],
     ["time", clockTime(message.time_ns)],
     ["command", interaction ? interaction.title : "—"],
-    ["seen", message.inferred ? "read off a daemon event" : "seen on the wire"],
+    ["seen", message.inferred ? "inferred: read off a daemon event no tapped request explains" : "caused by a request archviz saw"],
+    ...(message.detail ? [["on the wire", message.detail]] : []),
   ];
   list.replaceChildren(...facts.flatMap(([term, value]) => {
     const dt = document.createElement("dt");

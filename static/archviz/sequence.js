@@ -36,7 +36,7 @@ export function messageNode(diagram, row, selected = false) {
   });
   const x1 = columnX(from);
   const x2 = columnX(to);
-  const title = node("title", {}, `${message.label}${message.inferred ? " (read off a daemon event)" : ""}`);
+  const title = node("title", {}, `${message.label}${message.inferred ? " (inferred)" : ""}${message.detail ? ` · ${message.detail}` : ""}`);
   group.append(title, node("rect", { class: "hit", x: Math.min(x1, x2) - 8, y: y - ROW * 0.6, width: Math.abs(x2 - x1) + 16 + (x1 === x2 ? 60 : 0), height: ROW }));
   if (message.kind === "note") {
     const boxWidth = COLUMN * 1.4;

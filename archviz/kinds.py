@@ -52,7 +52,7 @@ ACTION_KINDS: dict[str, str] = {
 # The API tap: one request of a client to the daemon, with its answer.
 TAP_KINDS: dict[str, str] = {
     "api-call": "a client's request to the daemon and the daemon's answer, seen by the tap",
-    "api-request": "a client asked the daemon for a pull or a push (recorded at once; its api-call brings the answer)",
+    "api-request": "a client's request, recorded as its head arrives: it opens the span its effects belong to",
     "api-stream-end": "a streamed answer or raw stream is over: bytes each way, how long, how it ended, an exit code",
     "api-pull-layer": "a layer of a pull some client asked for arrived (or was already there), read off the progress",
     "api-push-layer": "a layer of a push some client asked for was stored, found already there, or mounted",

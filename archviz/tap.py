@@ -6,6 +6,8 @@
    side is an asyncio Protocol whose received bytes are written straight to the other side's transport, and a
    full outgoing buffer pauses reading on the other side. Nothing is held back, so streams (events, logs,
    pulls) flow as before; a half-close is passed on (attach and exec rely on it); there are no idle timeouts.
+   One exception, in time only: an answer head that a raw stream follows (attach's, exec's `101`) is written on
+   its own, and what follows it only once the client has read it (see `Side.write_apart`).
 3. Beside the copy, h11 reads the same bytes (archviz.tap_reading) to find each request and its answer; after a
    `101` (attach, exec, BuildKit's h2c session) the bytes are only counted. Streamed answers worth reading (a
    pull's, push's or build's progress) are decoded on the side (archviz.tap_progress).
@@ -17,12 +19,14 @@ A connection the tap cannot parse keeps being copied; only its recording stops.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
 import json
 import logging
 import os
 import socket
 import struct
+import termios
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +51,42 @@ log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.05
 # How much may wait in one side's outgoing buffer before the other side stops being read.
 WRITE_BUFFER = 1024 * 1024
+# How long the bytes after a raw stream's head wait for the client to read the head, and how often it is looked at.
+HOLD_SECONDS = 0.1
+HOLD_POLL_SECONDS = 0.001
+
+
+def raw_stream_head_end(data: bytes) -> int:
+    """Where the head ends if the daemon's `data` begins with the head of an answer that a raw stream follows: a
+    `101`'s, or one with a body (not a 1xx, 204 or 304) framed neither by Content-Length nor by chunks (an attach
+    asked without `Upgrade`). Else 0. A chunked body is left alone: a client has to read its chunks through the
+    same reader as its head.
+    Bytes that only look like such a head (a raw stream's own) cost no more than a short wait: see
+    `Side.write_apart`."""
+    if not data.startswith(b"HTTP/1."):
+        return 0
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return 0
+    head = data[:end].lower()
+    status = head[9:12]
+    raw = status == b"101" or (not status.startswith(b"1") and status not in (b"204", b"304")
+                               and b"\ncontent-length:" not in head and b"\ntransfer-encoding:" not in head)
+    return end + 4 if raw else 0
+
+
+def unread(transport: asyncio.Transport) -> int:
+    """How much of what was written to `transport` its peer has not read yet, as far as the sender can know: over a
+    unix socket, what waits in the peer's receive queue; over TCP, what the peer has not acknowledged."""
+    waiting = transport.get_write_buffer_size()
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return waiting
+    try:
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, bytes(4)))[0]
+    except OSError:
+        return waiting
+    return waiting + queued
 
 
 def peer_pid(transport: asyncio.BaseTransport) -> int | None:
@@ -155,6 +195,11 @@ class Side(asyncio.Protocol):
         self.link = link
         self.transport: asyncio.Transport | None = None
         self.eof = False
+        self.writing_paused = False
+        # While a raw stream's head waits to be read, what comes after it waits here (see write_apart).
+        self.held: list[bytes] | None = None
+        self.release_by = 0.0
+        self.holding: asyncio.Handle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -174,10 +219,13 @@ class Side(asyncio.Protocol):
         self.link.lost(self)
 
     def pause_writing(self) -> None:
+        self.writing_paused = True
         self.link.peer(self).pause()
 
     def resume_writing(self) -> None:
-        self.link.peer(self).resume()
+        self.writing_paused = False
+        if self.held is None:
+            self.link.peer(self).resume()
 
     def pause(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -188,10 +236,54 @@ class Side(asyncio.Protocol):
             self.transport.resume_reading()
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        if self.held is not None:
+            self.held.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
+    def write_apart(self, head: bytes, rest: bytes) -> None:
+        """Write a raw stream's head so that the client reads it on its own: `rest`, and whatever the other side sends
+        next, is written only once the client has read the head (or after HOLD_SECONDS).
+        Two writes are not enough: the kernel hands a reader all that waits in its socket at once, and a client
+        that reads the head through a buffer and the stream from the socket under it (docker-py's attach, exec)
+        loses the stream bytes that came in the same read. Meanwhile the other side is not read, so what it sends
+        next, its half-close and its close keep their order behind `rest`."""
+        self.write(head)
+        if self.held is None:
+            self.held = []
+            self.link.peer(self).pause()
+            loop = asyncio.get_running_loop()
+            self.release_by = loop.time() + HOLD_SECONDS
+            self.holding = loop.call_soon(self._release_once_read)
+        self.write(rest)
+
+    def _release_once_read(self) -> None:
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        if unread(self.transport) and loop.time() < self.release_by:
+            self.holding = loop.call_later(HOLD_POLL_SECONDS, self._release_once_read)
+        else:
+            self.release()
+
+    def release(self) -> None:
+        """Write what is held, and read the other side again (unless this side's buffer is full)."""
+        if self.held is None:
+            return
+        held, self.held = self.held, None
+        assert self.holding is not None
+        self.holding.cancel()
+        for data in held:
+            self.write(data)
+        if not self.writing_paused:
+            self.link.peer(self).resume()
+
+    def write_eof(self) -> None:
+        self.release()
+        if self.transport is not None and self.transport.can_write_eof() and not self.transport.is_closing():
+            self.transport.write_eof()
+
     def close(self) -> None:
+        self.release()  # a closing transport still sends what it was given
         if self.transport is not None:
             self.transport.close()
 
@@ -254,6 +346,8 @@ class Link:
             self.requests.mark_arrival()
         if self.daemon.transport is None:
             self.early.append(data)  # decrypted TLS bytes can come before the daemon's connection is made
+        elif side is self.daemon and (end := raw_stream_head_end(data)):
+            self.client.write_apart(data[:end], data[end:])
         else:
             self.peer(side).write(data)  # first pass it on, then read it
         if side is self.daemon:
@@ -277,9 +371,7 @@ class Link:
             self._read(lambda responses: responses.ended(Ending.DAEMON_GONE))
         elif not self.daemon.eof:
             self._read(lambda responses: responses.client_closed())
-        peer = self.peer(side)
-        if peer.transport is not None and peer.transport.can_write_eof() and not peer.transport.is_closing():
-            peer.transport.write_eof()
+        self.peer(side).write_eof()
         if self.client.eof and self.daemon.eof:
             self.finish(self._ending())
 

@@ -39,11 +39,10 @@ from archviz.sequence.model import (
 )
 from archviz.sequence.names import normalize_reference, registry_host, repository_of
 from archviz.sequence.rules import ANY, PULLED
-from archviz.sequence.spans import Span, SpanBook, client_of
+from archviz.sequence.spans import ENDINGS, Span, SpanBook, client_of
 
 # A long-lived client (a script using the SDK) makes many commands: a pause this long with nothing open ends one.
 IDLE_NS = 5_000_000_000
-ANSWERS = ("api-call", "api-stream-end", "action-pull-done", "action-pull-failed", "action-pull-cancelled")
 _LAST = 1 << 62
 
 
@@ -92,7 +91,7 @@ class Sequencer:
     def _request(self, o: dict[str, Any], delta: Delta) -> None:
         span = self.spans.note(o)
         command = self._command(o, span, delta)
-        if span is not None:
+        if span is not None and self.keep_order:
             self._asked_at.setdefault(span.id, self._position)
         attributes = o["attributes"]
         missing = str(attributes.get("error", ""))
@@ -104,10 +103,10 @@ class Sequencer:
         self._draw(o, arrows_for(o), self.interactions[command.interaction], block, delta, inferred=False,
                    detail=detail)
         self._retitle(command, o, delta)
-        if (span is not None and o["kind"] in ANSWERS and not (o["kind"] == "api-call" and attributes.get("streamed"))
+        if (span is not None and o["kind"] in ENDINGS and not (o["kind"] == "api-call" and attributes.get("streamed"))
                 and o["source"] == "tap" and not command.closed and finishes(command, span)):
             command.closed = True
-            self._message(o, Arrow(CLIENT, USER, REPLY, outcome(span)), "done", command, None, delta)
+            self._message(o, Arrow(CLIENT, USER, REPLY, outcome(span)), "done", command, delta)
 
     def _command(self, o: dict[str, Any], span: Span | None, delta: Delta) -> Command:
         if span is not None and span.id in self._of_span:
@@ -138,7 +137,7 @@ class Sequencer:
         if o["source"] == "tap":
             command.typed = True
             interaction.title = command.program
-            self._message(o, self._typed(interaction), "user", command, None, delta)
+            self._message(o, self._typed(interaction), "user", command, delta)
         return command
 
     @staticmethod
@@ -156,7 +155,7 @@ class Sequencer:
             interaction.title = new
             delta.touch(interaction)
             # The User's first arrow says what was typed: send it again, with the same id, now that it is known.
-            self._message(o, self._typed(interaction), "user", command, None, delta, replace=True)
+            self._message(o, self._typed(interaction), "user", command, delta, replace=True)
 
     def _block(self, command: Command, span: Span | None) -> str | None:
         """The `alt` frame of a pull that a command needed because its image was missing."""
@@ -236,19 +235,49 @@ class Sequencer:
             if self.keep_order:
                 self.order[message.id] = (self._position, self._position, index)
 
-    def _message(self, o: dict[str, Any], arrow: Arrow, suffix: str, command: Command, block: str | None,
-                 delta: Delta, *, replace: bool = False) -> None:
+    def _message(self, o: dict[str, Any], arrow: Arrow, suffix: str, command: Command, delta: Delta, *,
+                 replace: bool = False) -> None:
         """An arrow of the User's, which belongs to a command rather than to one observation."""
         message_id = f"{command.interaction}.{suffix}" if suffix == "user" else f"{o['id']}.{suffix}"
         sender, receiver = (self._side(role, command, o, delta) for role in (arrow.sender, arrow.receiver))
         delta.messages.append(Message(
             id=message_id, time_ns=int(o["time_ns"]), sender=sender, receiver=receiver, kind=arrow.kind,
             label=arrow.label, observation=int(command.interaction[1:]) if suffix == "user" else o["id"],
-            interaction=command.interaction, block=block, inferred=False,
+            interaction=command.interaction, inferred=False,
         ))
         if self.keep_order and not replace:
             # The User types first and hears last, wherever the requests and effects in between go.
             self.order[message_id] = (-1, -1, 0) if suffix == "user" else (_LAST, self._position, 0)
+
+    def laid_out(self, messages: Iterable[Message]) -> list[Message]:
+        """The Messages of a whole diagram (folded with keep_order) in the order they are drawn: each box's arrows
+        together, the User's first, each effect right after the request that caused it, each block in one piece."""
+        messages = list(messages)
+        order = self.order
+        for message_id, span_id in self._effect_of.items():
+            asked = self._asked_at.get(span_id)
+            position, _, index = order[message_id]
+            if asked is not None and asked > position:
+                order[message_id] = (asked, _LAST, position * 16 + index)  # right after the request that caused it
+        first_of: dict[str | None, int] = {}
+        for message in messages:
+            if message.interaction is not None and order[message.id][0] >= 0:
+                first_of[message.interaction] = min(first_of.get(message.interaction, _LAST), order[message.id][0])
+
+        # A block (the pull a command needed) is laid out in one piece where it began, in the order things happened.
+        block_at: dict[str, tuple[int, int, int]] = {}
+        for message in messages:
+            if message.block is not None:
+                block_at[message.block] = min(block_at.get(message.block, order[message.id]), order[message.id])
+
+        def place(message: Message) -> tuple[int, tuple[int, int, int], int, tuple[int, int, int]]:
+            position = order[message.id]
+            box = first_of.get(message.interaction, position[0]) if message.interaction is not None else position[0]
+            if message.block is not None:
+                return box, block_at[message.block], message.time_ns, position
+            return box, position, 0, position
+
+        return sorted(messages, key=place)
 
     def _side(self, role: str, command: Command, o: dict[str, Any], delta: Delta) -> str:
         """The User, or the client a command was typed into (whatever observation brought the arrow)."""
@@ -318,30 +347,6 @@ def sequence(observations: Iterable[dict[str, Any]]) -> Diagram:
     for observation in observations:
         for message in sequencer.add(observation).messages:
             messages[message.id] = message
-    order = sequencer.order
-    for message_id, span_id in sequencer._effect_of.items():
-        asked = sequencer._asked_at.get(span_id)
-        position, _, index = order[message_id]
-        if asked is not None and asked > position:
-            order[message_id] = (asked, _LAST, position * 16 + index)  # right after the request that caused it
-    first_of: dict[str | None, int] = {}
-    for message in messages.values():
-        if message.interaction is not None and order[message.id][0] >= 0:
-            first_of[message.interaction] = min(first_of.get(message.interaction, _LAST), order[message.id][0])
-
-    # A block (the pull a command needed) is laid out in one piece where it began, in the order things happened.
-    block_at: dict[str, tuple[int, int, int]] = {}
-    for message in messages.values():
-        if message.block is not None:
-            block_at[message.block] = min(block_at.get(message.block, order[message.id]), order[message.id])
-
-    def place(message: Message) -> tuple[int, tuple[int, int, int], int, tuple[int, int, int]]:
-        position = order[message.id]
-        box = first_of.get(message.interaction, position[0]) if message.interaction is not None else position[0]
-        if message.block is not None:
-            return box, block_at[message.block], message.time_ns, position
-        return box, position, 0, position
-
-    laid_out = sorted(messages.values(), key=place)
+    laid_out = sequencer.laid_out(messages.values())
     interactions = {m.interaction: sequencer.interactions[m.interaction] for m in laid_out if m.interaction}
     return Diagram(list(sequencer.participants.values()), laid_out, interactions)

@@ -41,8 +41,9 @@ REGISTRY_SKEW_NS = 2_500_000_000
 # Spans that began this long before an effect are looked at only if they are still open or ran long.
 RECENT_NS = 60_000_000_000
 ANSWERS = ("api-call", "api-stream-end")
+# What can end a span: a tapped request's answer, or the end of a dashboard pull.
+ENDINGS = (*ANSWERS, "action-pull-done", "action-pull-failed", "action-pull-cancelled")
 _WHO = ("pid", "connection", "user_agent", "process", "span")
-ACTION_ENDS = ("action-pull-done", "action-pull-failed", "action-pull-cancelled")
 
 
 @dataclass(slots=True, eq=False)
@@ -123,7 +124,7 @@ class SpanBook:
             endpoint = endpoint_for(method, path)
             subject = request_subject(endpoint, path, query)
         started = int(o["time_ns"])
-        if o["kind"] in ("api-stream-end",) and attributes.get("duration_ms"):
+        if o["kind"] == "api-stream-end" and attributes.get("duration_ms"):
             started -= int(float(attributes["duration_ms"]) * 1e6)
         span = Span(span_id, o["host"], client_of(o), method, path, query, endpoint, subject, started,
                     attributes={k: attributes[k] for k in _WHO if k in attributes})
@@ -139,7 +140,7 @@ class SpanBook:
         attributes, kind = o["attributes"], o["kind"]
         if kind in ("api-pull-layer", "api-push-layer", "action-pull-layer"):
             span.heard_registry = True
-        if kind not in (*ANSWERS, *ACTION_ENDS):
+        if kind not in ENDINGS:
             return
         span.status = int(attributes.get("status") or span.status or 0)
         span.error = str(attributes.get("error", "") or attributes.get("message", "") or span.error)
@@ -186,8 +187,7 @@ class SpanBook:
             index -= 1
         early = at - RECENT_NS
         candidates += [s for s in self._unended.get(key, {}).values() if s.started_ns < early]
-        candidates += [s for s in self._long.get(key, ()) if s.started_ns < early and s.ended_ns
-                       and s.ended_ns + skew >= at]
+        candidates += [s for s in self._long.get(key, ()) if s.started_ns < early]
         best: tuple[int, int, int] | None = None
         chosen = None
         for span in candidates:
@@ -210,10 +210,11 @@ class SpanBook:
             return 1
         attributes = effect["attributes"]
         if rule in (CONTAINER, COMMITTED, NAME):
-            container = str(attributes.get("container") or attributes.get("id", "")) if not (
-                effect["kind"].startswith("container-")) else str(attributes.get("id", ""))
-            names = {container, self.names.get(container, ""), effect["subject"] if
-                     effect["kind"].startswith("container-") else ""}
+            # A container's own event names it by id and name; a network's or volume's names it by id only.
+            own = effect["kind"].startswith("container-")
+            container = str(attributes.get("container") or attributes.get("id", "") if not own
+                            else attributes.get("id", ""))
+            names = {container, self.names.get(container, ""), effect["subject"] if own else ""}
             if subject in names or (len(subject) >= 4 and container.startswith(subject)) or (
                     span.container and span.container == container):
                 return 2

@@ -70,8 +70,13 @@ def _exec(command: Command, span: Span) -> str:
     return " ".join(filter(None, ("docker exec", container, command.exec_command)))
 
 
+def _image(span: Span, suffix: str = "") -> str:
+    """The image a path names (`/images/NAME/push` with suffix `/push` -> NAME)."""
+    return unquote(span.path.removeprefix("/images/").removesuffix(suffix))
+
+
 def _tag(command: Command, span: Span) -> str:
-    name = unquote(span.path.removeprefix("/images/").removesuffix("/tag"))
+    name = _image(span, "/tag")
     tag = span.query.get("tag", "")
     return f"docker tag {name} {familiar(span.query.get('repo', ''))}" + (f":{tag}" if tag else "")
 
@@ -85,11 +90,20 @@ def _pull(command: Command, span: Span) -> str:
 
 def _push(command: Command, span: Span) -> str:
     tag = span.query.get("tag", "")
-    return f"docker push {unquote(span.path.removeprefix('/images/').removesuffix('/push'))}" + (
-        f":{tag}" if tag else "")
+    return f"docker push {_image(span, '/push')}" + (f":{tag}" if tag else "")
 
 
 Title = Callable[[Command, Span], str]
+
+
+def _says(text: str) -> Title:
+    """A command named by its request alone: `docker images`."""
+    return lambda command, span: text
+
+
+def _on_container(verb: str) -> Title:
+    """`docker VERB CONTAINER`, the container being the one the path names."""
+    return lambda command, span: f"docker {verb} {_part(span)}"
 
 
 def _objects(noun: str) -> Title:
@@ -113,14 +127,14 @@ COMMANDS: tuple[tuple[str, tuple[str, str], Title], ...] = (
     ("POST", ("/exec/", "/start"), _exec),
     ("POST", ("/containers/", "/exec"), _exec),
     ("POST", ("/containers/", "/stop"), lambda c, s: f"docker stop{_flag(s, 't', '-t')} {_part(s)}"),
-    ("POST", ("/containers/", "/kill"), lambda c, s: f"docker kill {_part(s)}"),
-    ("POST", ("/containers/", "/restart"), lambda c, s: f"docker restart {_part(s)}"),
-    ("POST", ("/containers/", "/start"), lambda c, s: f"docker start {_part(s)}"),
-    ("POST", ("/containers/", "/pause"), lambda c, s: f"docker pause {_part(s)}"),
-    ("POST", ("/containers/", "/unpause"), lambda c, s: f"docker unpause {_part(s)}"),
+    ("POST", ("/containers/", "/kill"), _on_container("kill")),
+    ("POST", ("/containers/", "/restart"), _on_container("restart")),
+    ("POST", ("/containers/", "/start"), _on_container("start")),
+    ("POST", ("/containers/", "/pause"), _on_container("pause")),
+    ("POST", ("/containers/", "/unpause"), _on_container("unpause")),
     ("POST", ("/containers/", "/rename"), lambda c, s: f"docker rename {_part(s)} {s.query.get('name', '')}"),
-    ("POST", ("/containers/", "/update"), lambda c, s: f"docker update {_part(s)}"),
-    ("POST", ("/containers/prune", ""), lambda c, s: "docker container prune"),
+    ("POST", ("/containers/", "/update"), _on_container("update")),
+    ("POST", ("/containers/prune", ""), _says("docker container prune")),
     ("DELETE", ("/containers/", ""), lambda c, s: f"docker rm{' -f' if _true(s, 'force') else ''} {_part(s)}"),
     ("POST", ("/commit", ""), lambda c, s: " ".join(filter(None, (
         "docker commit", s.query.get("container", ""), s.query.get("repo", "") + (
@@ -128,37 +142,37 @@ COMMANDS: tuple[tuple[str, tuple[str, str], Title], ...] = (
     ("POST", ("/images/", "/tag"), _tag),
     ("POST", ("/images/", "/push"), _push),
     ("POST", ("/images/create", ""), _pull),
-    ("POST", ("/images/load", ""), lambda c, s: "docker load"),
-    ("POST", ("/images/prune", ""), lambda c, s: "docker image prune"),
-    ("DELETE", ("/images/", ""), lambda c, s: f"docker rmi {unquote(s.path.removeprefix('/images/'))}"),
+    ("POST", ("/images/load", ""), _says("docker load")),
+    ("POST", ("/images/prune", ""), _says("docker image prune")),
+    ("DELETE", ("/images/", ""), lambda c, s: f"docker rmi {_image(s)}"),
     ("GET", ("/images/get", ""), lambda c, s: f"docker save {s.query.get('names', '')}".strip()),
-    ("GET", ("/images/", "/get"), lambda c, s: f"docker save {unquote(s.path[8:-4])}"),
+    ("GET", ("/images/", "/get"), lambda c, s: f"docker save {_image(s, '/get')}"),
     ("GET", ("/containers/", "/logs"), lambda c, s: f"docker logs{' -f' if _true(s, 'follow') else ''} {_part(s)}"),
     ("PUT", ("/containers/", "/archive"), lambda c, s: f"docker cp … {_part(s)}:{s.query.get('path', '')}"),
     ("GET", ("/containers/", "/archive"), lambda c, s: f"docker cp {_part(s)}:{s.query.get('path', '')} …"),
     ("HEAD", ("/containers/", "/archive"), lambda c, s: f"docker cp {_part(s)}:{s.query.get('path', '')} …"),
-    ("GET", ("/containers/", "/export"), lambda c, s: f"docker export {_part(s)}"),
-    ("GET", ("/containers/", "/top"), lambda c, s: f"docker top {_part(s)}"),
-    ("GET", ("/containers/", "/stats"), lambda c, s: f"docker stats {_part(s)}"),
-    ("POST", ("/containers/", "/attach"), lambda c, s: f"docker attach {_part(s)}"),
-    ("POST", ("/containers/", "/wait"), lambda c, s: f"docker wait {_part(s)}"),
-    ("GET", ("/events", ""), lambda c, s: "docker events"),
+    ("GET", ("/containers/", "/export"), _on_container("export")),
+    ("GET", ("/containers/", "/top"), _on_container("top")),
+    ("GET", ("/containers/", "/stats"), _on_container("stats")),
+    ("POST", ("/containers/", "/attach"), _on_container("attach")),
+    ("POST", ("/containers/", "/wait"), _on_container("wait")),
+    ("GET", ("/events", ""), _says("docker events")),
     ("POST", ("/networks/", ""), _objects("network")),
     ("DELETE", ("/networks/", ""), _objects("network")),
     ("POST", ("/volumes/", ""), _objects("volume")),
     ("DELETE", ("/volumes/", ""), _objects("volume")),
-    ("POST", ("/auth", ""), lambda c, s: "docker login"),
-    ("POST", ("/build/prune", ""), lambda c, s: "docker builder prune"),
+    ("POST", ("/auth", ""), _says("docker login")),
+    ("POST", ("/build/prune", ""), _says("docker builder prune")),
     ("GET", ("/containers/json", ""), lambda c, s: f"docker ps{' -a' if _true(s, 'all') else ''}"),
-    ("GET", ("/images/json", ""), lambda c, s: "docker images"),
-    ("GET", ("/containers/", "/json"), lambda c, s: f"docker inspect {_part(s)}"),
-    ("GET", ("/images/", "/json"), lambda c, s: f"docker image inspect {unquote(s.path[8:-5])}"),
-    ("GET", ("/images/", "/history"), lambda c, s: f"docker history {unquote(s.path[8:-8])}"),
+    ("GET", ("/images/json", ""), _says("docker images")),
+    ("GET", ("/containers/", "/json"), _on_container("inspect")),
+    ("GET", ("/images/", "/json"), lambda c, s: f"docker image inspect {_image(s, '/json')}"),
+    ("GET", ("/images/", "/history"), lambda c, s: f"docker history {_image(s, '/history')}"),
     ("GET", ("/networks", ""), _objects("network")),
     ("GET", ("/volumes", ""), _objects("volume")),
-    ("GET", ("/system/df", ""), lambda c, s: "docker system df"),
-    ("GET", ("/info", ""), lambda c, s: "docker info"),
-    ("GET", ("/version", ""), lambda c, s: "docker version"),
+    ("GET", ("/system/df", ""), _says("docker system df")),
+    ("GET", ("/info", ""), _says("docker info")),
+    ("GET", ("/version", ""), _says("docker version")),
 )
 
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +25,7 @@ django.setup()
 
 import docker  # noqa: E402
 
-from archviz.lab import Lab  # noqa: E402
-from tests.conftest import dashboard_env, free_port  # noqa: E402
+from bench.tapped_lab import tapped_lab  # noqa: E402
 
 
 def output_goes_missing(client: docker.APIClient, image: str) -> bool:
@@ -46,19 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=50)
     runs = parser.parse_args().runs
-    lab = Lab(Path(tempfile.mkdtemp(prefix="avattb-", dir="/tmp")), registry_port=free_port(),
-              auth_registry_port=free_port())
-    data = Path(tempfile.mkdtemp(prefix="avbench-attach-"))
-    lab.up(say=lambda line: None)
-    listen = Path(f"/tmp/avattb-{os.getpid()}.sock")
-    env = dashboard_env(data, lab.docker_host)
-    tap = None
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        tap = subprocess.Popen([sys.executable, "manage.py", "tap", "--listen", f"unix://{listen}"], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL)
-        while not listen.exists():
-            time.sleep(0.05)
+    with tapped_lab("avattb") as (lab, listen):
         clients = {"direct": docker.APIClient(base_url=lab.docker_host, version="1.41"),
                    "through the tap": docker.APIClient(base_url=f"unix://{listen}", version="1.41")}
         missing = dict.fromkeys(clients, 0)
@@ -69,11 +53,6 @@ def main() -> None:
         print(", ".join(f"{way}: output missing in {count} of {runs} runs" for way, count in missing.items()))
         for client in clients.values():
             client.close()
-    finally:
-        if tap is not None:
-            tap.terminate()
-            tap.wait(timeout=15)
-        lab.down(say=lambda line: None)
 
 
 if __name__ == "__main__":

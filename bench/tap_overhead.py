@@ -16,7 +16,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,8 +27,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from archviz.lab import Lab  # noqa: E402
-from tests.conftest import dashboard_env, free_port  # noqa: E402
+from bench.tapped_lab import tapped_lab  # noqa: E402
 
 DOCKER = shutil.which("docker") or "docker"
 
@@ -45,18 +43,7 @@ def timed(address: str, *args: str, runs: int = 1) -> list[float]:
 
 
 def main() -> None:
-    lab = Lab(Path(tempfile.mkdtemp(prefix="avtapb-", dir="/tmp")), registry_port=free_port(),
-              auth_registry_port=free_port())
-    data = Path(tempfile.mkdtemp(prefix="avbench-tap-"))
-    lab.up(say=lambda line: None)
-    listen = Path(f"/tmp/avtapb-{os.getpid()}.sock")
-    env = dashboard_env(data, lab.docker_host)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    tap = subprocess.Popen([sys.executable, "manage.py", "tap", "--listen", f"unix://{listen}"], cwd=ROOT, env=env,
-                           stdout=subprocess.DEVNULL)
-    try:
-        while not listen.exists():
-            time.sleep(0.05)
+    with tapped_lab("avtapb") as (lab, listen):
         client = lab.client(timeout=600)
         dockerfile = f"FROM {lab.base_image}\nRUN dd if=/dev/urandom of=/big bs=1048576 count=210\n".encode()
         context = io.BytesIO()
@@ -84,10 +71,6 @@ def main() -> None:
         megabytes = size / 1e6
         print(f"docker save of {megabytes:.0f} MB: direct {megabytes / direct_save:.0f} MB/s, through the tap "
               f"{megabytes / tapped_save:.0f} MB/s, ratio {direct_save / tapped_save:.3f} (target >= 0.8)")
-    finally:
-        tap.terminate()
-        tap.wait(timeout=15)
-        lab.down(say=lambda line: None)
 
 
 if __name__ == "__main__":

@@ -159,3 +159,19 @@ def test_an_endpoint_the_table_does_not_know_is_said_as_it_came_and_causes_nothi
     endpoint = endpoint_for("PATCH", "/plugins/{weird}")
     assert endpoint.says("/plugins/{weird}", {}) == "PATCH /plugins/{weird}"
     assert not endpoint.causes
+
+
+def test_a_live_fold_forgets_what_ended_long_ago_but_not_a_stream_still_open() -> None:
+    session = Session()
+    session.request(0.0, 900, "9.1", "POST", f"/containers/{C1}/attach", stream="1")
+    session.add(0.0, "tap", "api-call", "POST /containers/c1/attach", method="POST", path=f"/containers/{C1}/attach",
+                status=101, upgraded=True, streamed=True, pid=900, connection=9, span="9.1", announced=True)
+    for number in range(6000):  # a client process a second, each listing the containers
+        span = f"{10 + number}.1"
+        session.request(1.0 + number, 1000 + number, span, "GET", "/containers/json")
+        session.answer(1.01 + number, 1000 + number, span, "GET", "/containers/json", 200, 1.0 + number)
+    session.event(7000.0, "container-die", exitCode="0")
+    sequencer = Sequencer()
+    messages = [m for row in session.rows for m in sequencer.add(row).messages]
+    assert len(sequencer.spans.spans) < 4200 and len(sequencer.interactions) < 4200
+    assert messages[-1].label == "c1 exited with code 0" and not messages[-1].inferred

@@ -109,6 +109,10 @@ class Inference:
         self._open[key] = interaction.id
         return guess
 
+    def boxes(self) -> set[str]:
+        """The interactions of the guesses still remembered."""
+        return set(self._guesses)
+
     def _forget_before(self, now: int) -> None:
         # Keep memory bounded on a long-running watcher: closed, quiet guesses are done.
         if len(self._guesses) < 512:

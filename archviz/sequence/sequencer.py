@@ -39,10 +39,13 @@ from archviz.sequence.model import (
 )
 from archviz.sequence.names import normalize_reference, registry_host, repository_of
 from archviz.sequence.rules import ANY, PULLED
-from archviz.sequence.spans import ENDINGS, Span, SpanBook, client_of
+from archviz.sequence.spans import ENDINGS, RECENT_NS, Span, SpanBook, client_of
 
 # A long-lived client (a script using the SDK) makes many commands: a pause this long with nothing open ends one.
 IDLE_NS = 5_000_000_000
+# A live Sequencer runs as long as the server: past this many spans or boxes it forgets what ended this long ago.
+REMEMBER = 4096
+FORGET_AFTER_NS = 2 * RECENT_NS
 _LAST = 1 << 62
 
 
@@ -62,6 +65,7 @@ class Sequencer:
         self.order: dict[str, tuple[int, int, int]] = {}
         self._effect_of: dict[str, str] = {}  # message id -> span id, for effects
         self._asked_at: dict[str, int] = {}  # span id -> position of its request
+        self._remember = REMEMBER  # how many spans or boxes a live fold holds before it forgets (see `_forget`)
 
     def prepare(self, observations: Iterable[dict[str, Any]]) -> None:
         """Learn every span of these observations before folding them, and which spans the registry spoke of."""
@@ -84,7 +88,22 @@ class Sequencer:
             self._request(observation, delta)
         else:
             self._effect(observation, delta)
+        if not self.keep_order and max(len(self._of_span), len(self.interactions)) > self._remember:
+            self._forget(int(observation["time_ns"]) - FORGET_AFTER_NS)
+            # A burst that is all still recent is kept whole; forgetting waits until it has doubled.
+            self._remember = max(REMEMBER, 2 * max(len(self._of_span), len(self.interactions)))
         return delta
+
+    def _forget(self, horizon_ns: int) -> None:
+        """Keep a live fold's memory bounded: spans that ended, and commands quiet, before the horizon are done.
+        (The whole diagram of `sequence` is bounded by its input, and lays out every box at the end.)"""
+        self.spans.forget(horizon_ns)
+        self._of_span = {i: command for i, command in self._of_span.items() if i in self.spans.spans}
+        self._commands = {client: command for client, command in self._commands.items()
+                          if command.open_spans or command.last_ns >= horizon_ns}
+        kept = {c.interaction for c in (*self._commands.values(), *self._of_span.values())} | self.inference.boxes()
+        for interaction in [i for i in self.interactions if i not in kept]:
+            del self.interactions[interaction]
 
     # Requests and answers --------------------------------------------------------------------------------
 

@@ -160,6 +160,21 @@ class SpanBook:
                 if span.ended_ns - span.started_ns > RECENT_NS:
                     self._long.setdefault(key, []).append(span)
 
+    def forget(self, horizon_ns: int) -> None:
+        """Drop the spans that ended before `horizon_ns`: they can own nothing that is still to come."""
+        stale = {i for i, span in self.spans.items() if span.ended_ns is not None and span.ended_ns < horizon_ns}
+        if not stale:
+            return
+        self.spans = {i: span for i, span in self.spans.items() if i not in stale}
+        for key, spans in self._by_kind.items():
+            self._by_kind[key] = [span for span in spans if span.id not in stale]
+            self._starts[key] = [span.started_ns for span in self._by_kind[key]]
+        for key, spans in self._long.items():
+            self._long[key] = [span for span in spans if span.id not in stale]
+        if len(self.names) > len(self.spans) * 2 + 1024:
+            # Insertion order is age: the containers named longest ago go first.
+            self.names = dict(list(self.names.items())[len(self.names) // 2:])
+
     @staticmethod
     def _keys(span: Span) -> list[tuple[str, str]]:
         return [("*" if kind.startswith("registry-") else span.host, kind) for kind in span.endpoint.causes]

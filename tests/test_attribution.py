@@ -175,3 +175,15 @@ def test_a_live_fold_forgets_what_ended_long_ago_but_not_a_stream_still_open() -
     messages = [m for row in session.rows for m in sequencer.add(row).messages]
     assert len(sequencer.spans.spans) < 4200 and len(sequencer.interactions) < 4200
     assert messages[-1].label == "c1 exited with code 0" and not messages[-1].inferred
+
+
+def test_the_named_volume_a_run_creates_belongs_to_its_create_even_once_the_container_id_is_known() -> None:
+    session = Session()
+    session.request(1.0, 1100, "11.1", "POST", "/containers/create")
+    session.add(1.005, "daemon", "volume-create", "v1", id="v1", driver="local")
+    session.event(1.01, "container-create", image="busybox")
+    session.answer(1.02, 1100, "11.1", "POST", "/containers/create", 201, 1.0, container=C1)
+    diagram = sequence(session.rows)
+    (created,) = [m for m in diagram.messages if m.label == "create volume v1"]
+    assert not created.inferred
+    assert diagram.interactions[created.interaction].title == "docker create busybox"

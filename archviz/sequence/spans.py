@@ -227,6 +227,8 @@ class SpanBook:
         if rule in (CONTAINER, COMMITTED, NAME):
             # A container's own event names it by id and name; a network's or volume's names it by id only.
             own = effect["kind"].startswith("container-")
+            if not own and not attributes.get("container"):
+                return 1  # a volume a create makes names no container: the span cannot tell it by its subject
             container = str(attributes.get("container") or attributes.get("id", "") if not own
                             else attributes.get("id", ""))
             names = {container, self.names.get(container, ""), effect["subject"] if own else ""}

@@ -29,7 +29,7 @@ import pytest_asyncio
 
 from archviz import live_sequence
 from archviz.lab import Lab
-from archviz.tap import Tap
+from archviz.tap.proxy import Tap
 
 ROOT = Path(__file__).resolve().parent.parent
 

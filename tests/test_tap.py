@@ -22,8 +22,8 @@ from archviz.models import StoredObservation
 from archviz.sequence import IMAGE_NOT_FOUND, sequence
 from archviz.sources.daemon import observation_from_event
 from archviz.sources.tap import Exchange, observation_from_exchange, split_target
-from archviz.tap import Tap
-from archviz.tap_reading import NOT_HTTP
+from archviz.tap.proxy import Tap
+from archviz.tap.reading import NOT_HTTP
 from tests.conftest import ROOT, dashboard_env, free_port, start_serve
 from tests.lab_helpers import eventually
 from tests.test_pulls_lab import build_and_push

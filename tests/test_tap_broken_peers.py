@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 
 from archviz.lab import Lab
 from archviz.models import StoredObservation
-from archviz.tap import Tap
+from archviz.tap.proxy import Tap
 from tests.lab_helpers import eventually
 from tests.test_tap import docker
 
@@ -114,7 +114,7 @@ async def test_whatever_the_side_reading_trips_on_the_bytes_go_on(lab: Lab, tap:
         def finish(self, ending: object) -> None:
             raise ValueError("a reading bug")
 
-    monkeypatch.setattr("archviz.tap.decoder_for", lambda *args: Tripping())
+    monkeypatch.setattr("archviz.tap.proxy.decoder_for", lambda *args: Tripping())
     reference = f"{lab.registry_address}/tap/trip{uuid.uuid4().hex[:6]}:1"
     for step in (("tag", lab.base_image, reference), ("push", reference), ("rmi", reference)):
         assert (await asyncio.to_thread(docker, lab.docker_host, *step)).returncode == 0

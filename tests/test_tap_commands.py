@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from archviz.lab import Lab
 from archviz.models import StoredObservation
 from archviz.sequence import sequence
-from archviz.tap import Tap
+from archviz.tap.proxy import Tap
 from tests.lab_helpers import eventually
 from tests.test_pulls_lab import build_and_push
 from tests.test_tap import both, docker

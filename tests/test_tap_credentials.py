@@ -24,7 +24,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 
 from archviz.lab import Lab
-from archviz.tap import Tap
+from archviz.tap.proxy import Tap
 from dashboard.asgi import application
 
 ORIGIN = [(b"origin", b"http://127.0.0.1")]

@@ -21,7 +21,7 @@ import docker
 import pytest
 
 from archviz.lab import Lab
-from archviz.tap import Tap, raw_stream_head_end
+from archviz.tap.proxy import Tap, raw_stream_head_end
 
 ATTACH = (b"POST /v1.41/containers/5ef578d30b9a/attach?logs=1&stderr=1&stdout=1&stream=0 HTTP/1.1\r\n"
           b"Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
@@ -55,7 +55,7 @@ class RecordedDaemon:
 async def tap_in_front_of(daemon: RecordedDaemon, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Path]:
     """The tap's socket, in front of `daemon`. The stream waits for the client as long as it takes, however loaded
     the machine: HOLD_SECONDS is what a client that never reads the head costs, not what is tested here."""
-    monkeypatch.setattr("archviz.tap.HOLD_SECONDS", 60.0)
+    monkeypatch.setattr("archviz.tap.proxy.HOLD_SECONDS", 60.0)
     server = await asyncio.start_unix_server(daemon.answer_one, str(daemon.socket))
     tap = Tap(Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock"), daemon.socket)
     listening = await tap.start()

@@ -21,9 +21,9 @@ import pytest
 import pytest_asyncio
 
 from archviz.lab import Lab
-from archviz.listen import TcpAddress, listen_at
 from archviz.management.commands.tap import OPTIONS
-from archviz.tap import Tap
+from archviz.tap.listen import TcpAddress, listen_at
+from archviz.tap.proxy import Tap
 from tests.conftest import ROOT, dashboard_env, free_port, start_serve
 from tests.lab_helpers import eventually
 from tests.test_tap import calls, docker

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archviz.sources.tap import Ending, Exchange
-from archviz.tap_reading import NOT_HTTP, Request, RequestReader, ResponseReader, StreamDecoder
+from archviz.tap.reading import NOT_HTTP, Request, RequestReader, ResponseReader, StreamDecoder
 
 PING = b"HEAD /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: Docker-Client/28.2.2 (linux)\r\n\r\n"
 PONG = b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\n"

@@ -17,9 +17,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from archviz.listen import Names, is_loopback, listen_at, url
 from archviz.management.commands.tap import how_to_connect, unix_path
-from archviz.tap import Tap
+from archviz.tap.listen import Names, is_loopback, listen_at, url
+from archviz.tap.proxy import Tap
 from archviz.watcher import DaemonWatcher, docker_host
 
 SETTINGS = Names(address="ARCHVIZ_TAP_SOCKET", ca="ARCHVIZ_TAP_TLS_CA", cert="ARCHVIZ_TAP_TLS_CERT",

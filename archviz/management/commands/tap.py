@@ -1,7 +1,7 @@
 """`manage.py tap --listen ADDRESS [--tlscacert CA --tlscert CERT --tlskey KEY] [--upstream unix:///…]`: the API tap
 alone.
 
-1. Read where to listen (archviz.listen): `unix:///PATH`, or `tcp://HOST:PORT` on loopback, or `tcp://` anywhere
+1. Read where to listen (archviz.tap.listen): `unix:///PATH`, or `tcp://HOST:PORT` on loopback, or `tcp://` anywhere
    with all three TLS files (dockerd's own option names); refuse anything else with the option to change.
 2. Check the daemon's socket (`--upstream`, else DOCKER_HOST) is a unix socket that exists.
 3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored and published.
@@ -16,8 +16,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from archviz.listen import Listen, Names, TcpAddress, listen_at, url
-from archviz.tap import Tap
+from archviz.tap.listen import Listen, Names, TcpAddress, listen_at, url
+from archviz.tap.proxy import Tap
 from archviz.watcher import docker_host
 
 OPTIONS = Names(address="--listen", ca="--tlscacert", cert="--tlscert", key="--tlskey")

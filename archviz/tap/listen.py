@@ -5,7 +5,7 @@
    not at all, and only for TCP: a unix socket is guarded by its owner and mode instead.
 3. Refuse TCP off loopback without them: whoever reaches the port could drive the daemon.
 4. Load them into a server context that refuses, at the handshake, every client whose certificate that CA did
-   not sign; the TLS itself is archviz.tls's, which keeps the half-closes that docker attach relies on.
+   not sign; the TLS itself is archviz.tap.tls's, which keeps the half-closes that docker attach relies on.
 Every refusal is a ValueError whose message names the option (or setting) to change, in the caller's words.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from archviz.tls import TlsServer, server_context
+from archviz.tap.tls import TlsServer, server_context
 
 UNIX_PATH_LIMIT = 107  # bytes, with room for the terminating NUL in sockaddr_un
 HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
@@ -90,7 +90,7 @@ def listen_at(address: str, ca: str | None, cert: str | None, key: str | None, n
 
 
 async def start_server(listen: Listen, protocol: Callable[[], asyncio.Protocol]) -> asyncio.AbstractServer:
-    """Listen there, each connection served by a new `protocol()` (under archviz.tls's TLS when configured)."""
+    """Listen there, each connection served by a new `protocol()` (under archviz.tap.tls's TLS when configured)."""
     loop = asyncio.get_running_loop()
     if isinstance(listen, Path):
         listen.unlink(missing_ok=True)  # a socket left by a tap that did not stop cleanly

@@ -16,7 +16,7 @@ from archviz.observation import Observation, Source
 from archviz.pull_progress import PullState, apply_line
 from archviz.secrets import mask_command
 from archviz.sources.tap import Ending, Exchange, split_target, transfer
-from archviz.tap_reading import Request, StreamDecoder
+from archviz.tap.reading import Request, StreamDecoder
 
 Emit = Callable[[Observation], None]
 Broadcast = Callable[[dict[str, Any]], None]

@@ -1,6 +1,6 @@
 """The API tap: a transparent proxy in front of the daemon's socket that records every request a client makes.
 
-1. Listen where archviz.listen says: a unix socket made with the same owner and mode as the daemon's, or a
+1. Listen where archviz.tap.listen says: a unix socket made with the same owner and mode as the daemon's, or a
    TCP port (on loopback, or with TLS that refuses clients without a certificate from the given CA).
 2. For each client connection, open one to the daemon and pass bytes both ways as they arrive, unchanged: each
    side is an asyncio Protocol whose received bytes are written straight to the other side's transport, and a
@@ -8,9 +8,9 @@
    pulls) flow as before; a half-close is passed on (attach and exec rely on it); there are no idle timeouts.
    One exception, in time only: an answer head that a raw stream follows (attach's, exec's `101`) is written on
    its own, and what follows it only once the client has read it (see `Side.write_apart`).
-3. Beside the copy, h11 reads the same bytes (archviz.tap_reading) to find each request and its answer; after a
+3. Beside the copy, h11 reads the same bytes (archviz.tap.reading) to find each request and its answer; after a
    `101` (attach, exec, BuildKit's h2c session) the bytes are only counted. Streamed answers worth reading (a
-   pull's, push's or build's progress) are decoded on the side (archviz.tap_progress).
+   pull's, push's or build's progress) are decoded on the side (archviz.tap.progress).
 4. Each exchange becomes Observations (archviz.sources.tap), handed to a writer task that stores and publishes
    them in batches, so the copy never waits on the database.
 A connection the tap cannot parse keeps being copied; only its recording stops.
@@ -34,7 +34,6 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from archviz.listen import Listen, start_server
 from archviz.observation import Observation
 from archviz.publish import publish, publish_pull_from_loop
 from archviz.sources.tap import (
@@ -44,8 +43,9 @@ from archviz.sources.tap import (
     observation_from_request,
     observation_from_stream_end,
 )
-from archviz.tap_progress import decoder_for
-from archviz.tap_reading import Request, RequestReader, ResponseReader, StreamDecoder
+from archviz.tap.listen import Listen, start_server
+from archviz.tap.progress import decoder_for
+from archviz.tap.reading import Request, RequestReader, ResponseReader, StreamDecoder
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.05

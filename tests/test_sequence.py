@@ -6,6 +6,7 @@ from archviz.kinds import ALL_KINDS
 from archviz.sequence import (
     ARROWS,
     IMAGE_NOT_FOUND,
+    Message,
     Sequencer,
     normalize_reference,
     registry_host,
@@ -153,3 +154,11 @@ def test_a_pull_from_the_dashboard_draws_the_user_and_one_exchange_per_layer() -
     ]
     assert [i.title for i in diagram.interactions.values()] == ["pull 127.0.0.1:5000/lab/app:1 from the dashboard"]
     assert all(not m.inferred for m in diagram.messages)
+
+
+def test_a_message_on_the_wire_carries_every_field_and_a_time_a_browser_can_hold() -> None:
+    diagram = sequence(recorded("run_missing_image"))
+    message = diagram.messages[0]
+    wire = message.to_wire()
+    assert set(wire) == set(Message.__dataclass_fields__)
+    assert wire["time_ns"] == str(message.time_ns) and wire["label"] == message.label

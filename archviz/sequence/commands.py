@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import unquote
 
 from archviz.sequence.names import familiar, short_id
@@ -176,13 +177,23 @@ COMMANDS: tuple[tuple[str, tuple[str, str], Title], ...] = (
 )
 
 
+@lru_cache(maxsize=4096)
+def _row_of(method: str, path: str) -> int:
+    """The first row of COMMANDS a request matches (len(COMMANDS) for none)."""
+    for index, (row_method, (prefix, suffix), _) in enumerate(COMMANDS):
+        if method == row_method and path.startswith(prefix) and path.endswith(suffix):
+            return index
+    return len(COMMANDS)
+
+
 def title(command: Command) -> str:
     """The command one client typed, as well as its requests tell."""
-    for method, (prefix, suffix), name in COMMANDS:
-        for span in command.spans:
-            if span.method == method and span.path.startswith(prefix) and span.path.endswith(suffix):
-                return " ".join(name(command, span).split())
-    return command.program
+    if not command.spans:
+        return command.program
+    row, span = min(((_row_of(s.method, s.path), s) for s in command.spans), key=lambda pair: pair[0])
+    if row == len(COMMANDS):
+        return command.program
+    return " ".join(COMMANDS[row][2](command, span).split())
 
 
 # Answers after which the client always asks more: a ping, a create (a start or a pull follows), an exec's

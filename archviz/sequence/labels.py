@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from archviz.sequence.model import CLIENT, DAEMON, NOTE, REGISTRY, REPLY, REQUEST, RUNTIME, SELF, USER, Arrow
@@ -243,7 +244,12 @@ def _registry_delete(o: dict[str, Any]) -> list[Arrow]:
 def request_label(attributes: dict[str, Any]) -> str:
     """A request in Docker's words (`create container c1`), from the endpoint table."""
     method, path = str(attributes.get("method", "")), str(attributes.get("path", ""))
-    return endpoint_for(method, path).says(path, query_of(attributes))
+    return _says(method, path, tuple(query_of(attributes).items()))
+
+
+@lru_cache(maxsize=4096)  # clients ask the same things again and again (every command pings first)
+def _says(method: str, path: str, query: tuple[tuple[str, str], ...]) -> str:
+    return endpoint_for(method, path).says(path, dict(query))
 
 
 def wire_line(attributes: dict[str, Any]) -> str:

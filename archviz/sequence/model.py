@@ -26,7 +26,7 @@ class Participant:
     label: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built four times slower, and a diagram has many
 class Message:
     """One arrow (or note) of the diagram. `id` is stable: the observation's id and the arrow's place; a Message
     sent again with the same id replaces the one sent before (a command's title became known, say).
@@ -46,9 +46,10 @@ class Message:
     detail: str = ""
 
     def to_wire(self) -> dict[str, Any]:
-        wire = asdict(self)
-        wire["time_ns"] = str(self.time_ns)
-        return wire
+        return {"id": self.id, "time_ns": str(self.time_ns), "sender": self.sender, "receiver": self.receiver,
+                "kind": self.kind, "label": self.label, "observation": self.observation,
+                "interaction": self.interaction, "block": self.block, "inferred": self.inferred,
+                "detail": self.detail}
 
 
 @dataclass(slots=True)
@@ -76,8 +77,10 @@ class Delta:
     interactions: list[Interaction] = field(default_factory=list)
 
     def touch(self, interaction: Interaction) -> None:
-        if not any(known is interaction for known in self.interactions):
-            self.interactions.append(interaction)
+        for known in self.interactions:
+            if known is interaction:
+                return
+        self.interactions.append(interaction)
 
     def to_wire(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -165,6 +166,7 @@ def _unknown_endpoint(method: str, path: str) -> Endpoint:
     return Endpoint(method, re.compile(re.escape(path)), f"{method} {path}", literal=True)
 
 
+@lru_cache(maxsize=4096)  # a request's head, answer and stream end each ask for the same row
 def endpoint_for(method: str, path: str) -> Endpoint:
     """The row of a request; an endpoint the table does not know asks in HTTP's words and causes nothing."""
     for endpoint in ENDPOINTS:

@@ -39,7 +39,7 @@ from archviz.sequence.model import (
 )
 from archviz.sequence.names import normalize_reference, registry_host, repository_of
 from archviz.sequence.rules import ANY, PULLED
-from archviz.sequence.spans import ENDINGS, RECENT_NS, Span, SpanBook, client_of
+from archviz.sequence.spans import ENDINGS, RECENT_NS, Span, SpanBook, client_of, span_id_of
 
 # A long-lived client (a script using the SDK) makes many commands: a pause this long with nothing open ends one.
 IDLE_NS = 5_000_000_000
@@ -66,6 +66,8 @@ class Sequencer:
         self._effect_of: dict[str, str] = {}  # message id -> span id, for effects
         self._asked_at: dict[str, int] = {}  # span id -> position of its request
         self._remember = REMEMBER  # how many spans or boxes a live fold holds before it forgets (see `_forget`)
+        self._participant_of: dict[tuple[object, ...], str] = {}
+        self._prepared = False
 
     def prepare(self, observations: Iterable[dict[str, Any]]) -> None:
         """Learn every span of these observations before folding them, and which spans the registry spoke of."""
@@ -74,6 +76,7 @@ class Sequencer:
             self.spans.note(observation)
             if observation["source"] == "registry":
                 heard.append(observation)
+        self._prepared = True
         for observation in heard:
             if (span := self.spans.owner(observation)) is not None:
                 span.heard_registry = True
@@ -108,7 +111,8 @@ class Sequencer:
     # Requests and answers --------------------------------------------------------------------------------
 
     def _request(self, o: dict[str, Any], delta: Delta) -> None:
-        span = self.spans.note(o)
+        # A prepared fold knows every span whole already (its answer, its end) before drawing its request.
+        span = self.spans.spans.get(span_id_of(o)) if self._prepared else self.spans.note(o)
         command = self._command(o, span, delta)
         if span is not None and self.keep_order:
             self._asked_at.setdefault(span.id, self._position)
@@ -311,7 +315,15 @@ class Sequencer:
         if role == DAEMON and o["source"] == "registry":
             participant = self._daemon_seen_by_registry(o)
         else:
+            attributes = o["attributes"]
+            # Everything participant_for reads, so that each participant is worked out once.
+            key = (role, o["source"], o["host"], inferred, attributes.get("user_agent"), attributes.get("user"),
+                   o["subject"] if role == REGISTRY else "")
+            known = self._participant_of.get(key)
+            if known is not None:
+                return known
             participant = participant_for(role, o, inferred)
+            self._participant_of[key] = participant.id
         if participant.id not in self.participants:
             self.participants[participant.id] = participant
             delta.participants.append(participant)

@@ -4,6 +4,11 @@
 // out: one row per Message, top to bottom in arrival order, with room above the first Message of an
 // interaction for its title and above the first Message of a block for its `alt` label. Rows never
 // move once placed, so appending is cheap and the renderer can draw only the rows on screen.
+//
+// Sizes come from a geometry: the live page's (LIVE, below) or the present view's (present-draw.js), so
+// that both draw through the same layout and renderer. A geometry's `fit(text, room, kind, lines)` says how
+// a text is written in `room` pixels: its lines (at most `lines`, the last ending in "…" if cut); `kind`
+// is label, title or header (titles and headers are bold).
 
 export const ROW = 34;
 export const TITLE = 26;
@@ -11,23 +16,43 @@ export const ALT = 22;
 export const COLUMN = 200;
 export const LEFT = 110;
 export const MAX_MESSAGES = 20000;
+// A self-arrow's loop is this wide; its label starts after it.
+export const LOOP = 46;
+
+// Pixels per character of the live page's 13 px text, by kind of text (bold text is wider).
+const LIVE_CHAR = { label: COLUMN / 30, title: 7.4, header: 7.1 };
+
+export function clip(text, chars) {
+  return text.length > chars ? `${text.slice(0, chars - 1)}…` : text;
+}
+
+export const LIVE = {
+  font: 13, column: COLUMN, left: LEFT, row: ROW, below: ROW * 0.4, title: TITLE, alt: ALT, line: 16, maxLines: 1,
+  header: 46, self: 240, note: COLUMN * 1.4, noteHeight: 22, pad: 0, gap: 6, titleBaseline: 19, altBaseline: 15, tab: [44, 18],
+  // One line, cut at the characters that fit on average.
+  fit: (text, room, kind = "label") => [clip(text, Math.max(12, Math.floor(room / LIVE_CHAR[kind])))],
+};
 // Columns go left to right in this order of roles (as in Docker's own architecture picture), and in
 // order of first appearance within a role.
 const ROLE_ORDER = ["user", "client", "daemon", "runtime", "registry"];
 
-export function emptyDiagram(filter = { hiddenRoles: new Set(), since: null, until: null }) {
+// `lanes`: participant ids that hold their columns from the start, in this order (the present view
+// knows every lane of a session up front; the live page adds lanes as parties take part).
+export function emptyDiagram(filter = { hiddenRoles: new Set(), since: null, until: null }, geometry = LIVE, lanes = []) {
   return {
     participants: [],
     messages: [],
     messageIds: new Set(),
     interactions: new Map(),
     filter,
-    ...emptyLayout(),
+    geometry,
+    lanes,
+    ...emptyLayout(lanes),
   };
 }
 
-function emptyLayout() {
-  return { columns: new Map(), rows: [], height: 0, spans: new Map(), blockSpans: new Map() };
+function emptyLayout(lanes) {
+  return { columns: new Map(lanes.map((id, index) => [id, index])), rows: [], height: 0, spans: new Map(), blockSpans: new Map() };
 }
 
 // Fold a `sequence` part of a frame in. Returns the index of the first new row (rows from there on
@@ -69,7 +94,7 @@ export function setFilter(diagram, filter) {
 }
 
 export function relayout(diagram) {
-  Object.assign(diagram, emptyLayout());
+  Object.assign(diagram, emptyLayout(diagram.lanes));
   for (const message of diagram.messages) if (shown(diagram, message)) place(diagram, message);
 }
 
@@ -99,8 +124,48 @@ function takePart(diagram, id) {
   diagram.columns = new Map(ids.map((participant, index) => [participant, index]));
 }
 
-export function columnX(index) {
-  return LEFT + index * COLUMN;
+export function columnX(index, geometry = LIVE) {
+  return geometry.left + index * geometry.column;
+}
+
+// Where a Message's label is written and the room it has: `x` and `anchor` as SVG's text-anchor, and the
+// band [left, right] it must stay inside. Between two lanes: centred on the arrow. A self-arrow: after
+// its loop, or before its lifeline where the drawing ends first. A note: inside its box.
+export function labelRoom(diagram, message) {
+  const g = diagram.geometry;
+  const from = columnX(diagram.columns.get(message.sender) ?? 0, g);
+  const to = columnX(diagram.columns.get(message.receiver) ?? 0, g);
+  if (message.kind === "note") {
+    const [left, right] = noteBox(diagram, from);
+    return { x: (left + right) / 2, anchor: "middle", left: left + 6, right: right - 6 };
+  }
+  if (from === to) {
+    if (from + LOOP + g.self <= width(diagram)) return { x: from + LOOP, anchor: "start", left: from + LOOP, right: from + LOOP + g.self };
+    return { x: from - 10, anchor: "end", left: from - 10 - g.self, right: from - 10 };
+  }
+  const half = Math.abs(to - from) / 2 - g.pad;
+  return { x: (from + to) / 2, anchor: "middle", left: (from + to) / 2 - half, right: (from + to) / 2 + half };
+}
+
+// A note's box around its lane, kept inside the drawing.
+export function noteBox(diagram, x) {
+  const half = diagram.geometry.note / 2;
+  const left = Math.max(0, Math.min(x - half, width(diagram) - 2 * half));
+  return [left, left + 2 * half];
+}
+
+// The lines a Message's label takes, as its geometry writes them in its room.
+export function labelLines(diagram, message) {
+  const room = labelRoom(diagram, message);
+  const lines = message.kind === "note" ? 1 : diagram.geometry.maxLines;
+  return diagram.geometry.fit(message.label, room.right - room.left, "label", lines);
+}
+
+// The height of a Message's row, its label's lines included (titles and alt labels are added on top).
+export function messageHeight(diagram, message) {
+  const g = diagram.geometry;
+  if (g.maxLines === 1 || message.kind === "note") return g.row;
+  return g.row + (labelLines(diagram, message).length - 1) * g.line;
 }
 
 function place(diagram, message) {
@@ -109,14 +174,16 @@ function place(diagram, message) {
   takePart(diagram, message.receiver);
   const startsInteraction = message.interaction !== null && !diagram.spans.has(message.interaction);
   const startsBlock = message.block !== null && !diagram.blockSpans.has(message.block);
+  const g = diagram.geometry;
   const top = diagram.height;
-  const extra = (startsInteraction ? TITLE : 0) + (startsBlock ? ALT : 0);
-  const row = { message, top, y: top + extra + ROW * 0.6, bottom: top + extra + ROW };
+  const extra = (startsInteraction ? g.title : 0) + (startsBlock ? g.alt : 0);
+  const bottom = top + extra + messageHeight(diagram, message);
+  const row = { message, top, y: bottom - g.below, bottom };
   const index = diagram.rows.length;
   diagram.rows.push(row);
   diagram.height = row.bottom;
   if (message.interaction !== null) widen(diagram.spans, message.interaction, row, index, startsInteraction ? top : null);
-  if (message.block !== null) widen(diagram.blockSpans, message.block, row, index, startsBlock ? top + (startsInteraction ? TITLE : 0) : null);
+  if (message.block !== null) widen(diagram.blockSpans, message.block, row, index, startsBlock ? top + (startsInteraction ? g.title : 0) : null);
 }
 
 function widen(spans, id, row, index, top) {
@@ -159,8 +226,11 @@ export function visibleRows(diagram, from, to) {
   return [low, end];
 }
 
+// The drawing's width: the live page leaves 60 px after the last lane's column; a geometry with a fixed
+// `width` (the present view, whose lanes share the screen) is exactly that wide.
 export function width(diagram) {
-  return columnX(Math.max(diagram.columns.size, 1)) - COLUMN / 2 + 60;
+  const g = diagram.geometry;
+  return g.width ?? columnX(Math.max(diagram.columns.size, 1), g) - g.column / 2 + 60;
 }
 
 // The participants in column order, for headers and exports.

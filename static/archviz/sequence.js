@@ -1,13 +1,14 @@
 // Draws a diagram (diagram.js) as SVG. Only the rows on screen are in the DOM; appending adds the new
 // rows' nodes and nothing else. All data goes in through textContent, never markup.
 
-import { COLUMN, ROW, columnX, orderedParticipants, rowColumns, spanColumns, visibleRows, width } from "./diagram.js";
+import {
+  LOOP, columnX, labelLines, labelRoom, messageHeight, noteBox, orderedParticipants, rowColumns, spanColumns, visibleRows, width,
+} from "./diagram.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const OVERSCAN = 600;
 // The drawing grows in steps, so that most appends change no size and cause no layout.
 const GROWTH = 1024;
-const LABEL_CHARS = 30;
 
 function node(name, attributes = {}, text = null) {
   const element = document.createElementNS(SVG, name);
@@ -16,8 +17,18 @@ function node(name, attributes = {}, text = null) {
   return element;
 }
 
-function clip(text, chars) {
-  return text.length > chars ? `${text.slice(0, chars - 1)}…` : text;
+// A text of one or more lines whose last line sits on `baseline`, the others above it. `room` is the band
+// [left, right] its geometry fitted it into (kept on the node, so that tests can check it stays there).
+function textNode(geometry, lines, { x, baseline, anchor = "start", room = null, className }) {
+  const attributes = { class: className, x, y: baseline };
+  if (anchor !== "start") attributes["text-anchor"] = anchor;
+  if (room) attributes["data-room"] = `${room.left} ${room.right}`;
+  if (lines.length === 1) return node("text", attributes, lines[0]);
+  const text = node("text", attributes);
+  lines.forEach((line, index) => {
+    text.append(node("tspan", { x, y: baseline - (lines.length - 1 - index) * geometry.line }, line));
+  });
+  return text;
 }
 
 function roleOf(diagram, id) {
@@ -27,6 +38,7 @@ function roleOf(diagram, id) {
 
 // One Message as an SVG group: an arrow, a self-loop or a note, with its label.
 export function messageNode(diagram, row, selected = false) {
+  const g = diagram.geometry;
   const { message, y } = row;
   const [from, to] = rowColumns(diagram, row);
   const group = node("g", {
@@ -34,22 +46,28 @@ export function messageNode(diagram, row, selected = false) {
     "data-id": message.id,
     "data-role": roleOf(diagram, message.sender),
   });
-  const x1 = columnX(from);
-  const x2 = columnX(to);
+  const x1 = columnX(from, g);
+  const x2 = columnX(to, g);
+  const room = labelRoom(diagram, message);
+  const lines = labelLines(diagram, message);
+  const height = messageHeight(diagram, message);
+  const left = Math.min(x1, x2, room.anchor === "end" ? room.left : x1) - 8;
+  const right = Math.max(x1, x2) + 8 + (x1 === x2 ? 60 : 0);
   const title = node("title", {}, `${message.label}${message.inferred ? " (inferred)" : ""}${message.detail ? ` · ${message.detail}` : ""}`);
-  group.append(title, node("rect", { class: "hit", x: Math.min(x1, x2) - 8, y: y - ROW * 0.6, width: Math.abs(x2 - x1) + 16 + (x1 === x2 ? 60 : 0), height: ROW }));
+  group.append(title, node("rect", { class: "hit", x: left, y: y - (height - g.below), width: right - left, height }));
   if (message.kind === "note") {
-    const boxWidth = COLUMN * 1.4;
+    const [boxLeft, boxRight] = noteBox(diagram, x1);
+    const top = y - g.noteHeight * 0.64;
     group.append(
-      node("rect", { class: "note-box", x: x1 - boxWidth / 2, y: y - 14, width: boxWidth, height: 22, rx: 3 }),
-      node("text", { class: "label note-label", x: x1, y: y + 2, "text-anchor": "middle" }, clip(message.label, 46)),
+      node("rect", { class: "note-box", x: boxLeft, y: top, width: boxRight - boxLeft, height: g.noteHeight, rx: 3 }),
+      textNode(g, lines, { x: room.x, baseline: top + g.noteHeight / 2 + g.font * 0.35, anchor: "middle", room, className: "label note-label" }),
     );
     return group;
   }
   if (from === to) {
     group.append(
       node("path", { class: "arrow", d: `M${x1 + 5},${y - 8} h34 v14 h-30`, "marker-end": "url(#arrowhead)" }),
-      node("text", { class: "label", x: x1 + 46, y: y + 2 }, clip(message.label, LABEL_CHARS + 6)),
+      textNode(g, lines, { x: room.x, baseline: y + 2, anchor: room.anchor, room, className: "label" }),
     );
     return group;
   }
@@ -59,8 +77,7 @@ export function messageNode(diagram, row, selected = false) {
       class: "arrow", x1: x1 + 5 * direction, y1: y, x2: x2 - 7 * direction, y2: y,
       "marker-end": message.kind === "reply" ? "url(#arrowhead-open)" : "url(#arrowhead)",
     }),
-    node("text", { class: "label", x: (x1 + x2) / 2, y: y - 6, "text-anchor": "middle" },
-      clip(message.label, Math.max(12, Math.floor((Math.abs(x2 - x1) / COLUMN) * LABEL_CHARS)))),
+    textNode(g, lines, { x: room.x, baseline: y - g.gap, anchor: "middle", room, className: "label" }),
   );
   return group;
 }
@@ -96,36 +113,42 @@ function frames(diagram, first, end) {
 }
 
 function interactionNode(diagram, id) {
+  const g = diagram.geometry;
   const span = diagram.spans.get(id);
   const interaction = diagram.interactions.get(id) || { title: "", blocks: {} };
   const [left, rightmost] = spanColumns(diagram, span);
-  const x = columnX(left) - COLUMN / 2 + 12;
-  const right = columnX(rightmost) + COLUMN / 2 - 12;
+  const x = columnX(left, g) - g.column / 2 + 12;
+  const right = columnX(rightmost, g) + g.column / 2 - 12;
+  const room = { left: x + 10, right: right - 10 };
   const group = node("g", { class: "interaction", "data-id": id });
   group.append(
+    node("title", {}, interaction.title),
     node("rect", { class: "box", x, y: span.top + 3, width: right - x, height: span.bottom - span.top - 6, rx: 6 }),
-    node("text", { class: "box-title", x: x + 10, y: span.top + 19 }, clip(interaction.title, 70)),
+    textNode(g, g.fit(interaction.title, room.right - room.left, "title", 1), { x: x + 10, baseline: span.top + g.titleBaseline, room, className: "box-title" }),
   );
   for (const [participant, [start, stop]] of span.lanes) {
-    group.append(node("rect", { class: "activation", x: columnX(diagram.columns.get(participant)) - 5, y: start - 10, width: 10, height: stop - start + 20, rx: 2 }));
+    group.append(node("rect", { class: "activation", x: columnX(diagram.columns.get(participant), g) - 5, y: start - 10, width: 10, height: stop - start + 20, rx: 2 }));
   }
   return group;
 }
 
 function altNode(diagram, message) {
+  const g = diagram.geometry;
   const interaction = diagram.interactions.get(message.interaction);
   const label = interaction && interaction.blocks[message.block];
   if (!label) return null;
   const span = diagram.blockSpans.get(message.block);
   const [left, rightmost] = spanColumns(diagram, span);
-  const x = columnX(left) - COLUMN / 2 + 24;
-  const right = columnX(rightmost) + COLUMN / 2 - 24;
+  const x = columnX(left, g) - g.column / 2 + 24;
+  const right = columnX(rightmost, g) + g.column / 2 - 24;
+  const [tabWidth, tabHeight] = g.tab;
+  const room = { left: x + tabWidth + 8, right: right - 6 };
   const group = node("g", { class: "alt", "data-block": message.block });
   group.append(
     node("rect", { class: "alt-box", x, y: span.top + 2, width: right - x, height: span.bottom - span.top - 4 }),
-    node("path", { class: "alt-tab", d: `M${x},${span.top + 2} h44 v12 l-6,6 h-38 z` }),
-    node("text", { class: "alt-keyword", x: x + 6, y: span.top + 15 }, "alt"),
-    node("text", { class: "alt-label", x: x + 52, y: span.top + 15 }, `[${label}]`),
+    node("path", { class: "alt-tab", d: `M${x},${span.top + 2} h${tabWidth} v${tabHeight - 6} l-6,6 h-${tabWidth - 6} z` }),
+    node("text", { class: "alt-keyword", x: x + 6, y: span.top + g.altBaseline }, "alt"),
+    textNode(g, g.fit(`[${label}]`, room.right - room.left, "label", 1), { x: room.left, baseline: span.top + g.altBaseline, room, className: "alt-label" }),
   );
   return group;
 }
@@ -133,35 +156,50 @@ function altNode(diagram, message) {
 function lifelines(diagram, height) {
   const group = node("g", { class: "lifelines" });
   for (const participant of orderedParticipants(diagram)) {
-    const x = columnX(diagram.columns.get(participant.id));
+    const x = columnX(diagram.columns.get(participant.id), diagram.geometry);
     group.append(node("line", { class: `lifeline role-${participant.role}`, x1: x, y1: 0, x2: x, y2: height }));
   }
   return group;
 }
 
 export function headerNode(diagram) {
-  const svg = node("svg", { class: "sequence-header", width: width(diagram), height: 46 });
+  const g = diagram.geometry;
+  const svg = node("svg", { class: "sequence-header", width: width(diagram), height: g.header });
   for (const participant of orderedParticipants(diagram)) {
-    const x = columnX(diagram.columns.get(participant.id));
+    const x = columnX(diagram.columns.get(participant.id), g);
+    const box = { left: x - g.column / 2 + 14, right: x + g.column / 2 - 14 };
+    const room = { left: box.left + 6, right: box.right - 6 };
+    const lines = g.fit(participant.label, room.right - room.left, "header", g.maxLines);
     const group = node("g", { class: `participant role-${participant.role}`, "data-id": participant.id });
     group.append(
       node("title", {}, participant.label),
-      node("rect", { x: x - COLUMN / 2 + 14, y: 6, width: COLUMN - 28, height: 34, rx: 5 }),
-      node("text", { x, y: 28, "text-anchor": "middle" }, clip(participant.label, 24)),
+      node("rect", { x: box.left, y: 6, width: box.right - box.left, height: g.header - 12, rx: 5 }),
+      textNode(g, lines, { x, baseline: g.header / 2 + g.font * 0.35 + (lines.length - 1) * g.line / 2, anchor: "middle", room }),
     );
     svg.append(group);
   }
   return svg;
 }
 
+// The rows [first, end) as SVG: markers, lifelines `height` tall, boxes and alt frames, then the arrows
+// (the one whose id is `selected` marked so).
+export function rowNodes(diagram, first, end, height, selected = null) {
+  const messages = node("g", { class: "messages" });
+  for (let index = first; index < end; index += 1) {
+    const row = diagram.rows[index];
+    messages.append(messageNode(diagram, row, row.message.id === selected));
+  }
+  return [defs(), lifelines(diagram, height), frames(diagram, first, end), messages];
+}
+
 // A complete, standalone SVG of every row (for download): nothing virtual, styles inline.
 export function standaloneSvg(diagram, css) {
   const height = diagram.height + 60;
   const svg = node("svg", { xmlns: SVG, width: width(diagram), height: height + 50, viewBox: `0 0 ${width(diagram)} ${height + 50}` });
-  svg.append(node("style", {}, css), defs(), headerNode(diagram));
+  const [markers, ...drawing] = rowNodes(diagram, 0, diagram.rows.length, diagram.height + 10);
+  svg.append(node("style", {}, css), markers, headerNode(diagram));
   const body = node("g", { transform: "translate(0, 50)" });
-  body.append(lifelines(diagram, diagram.height + 10), frames(diagram, 0, diagram.rows.length));
-  for (const row of diagram.rows) body.append(messageNode(diagram, row));
+  body.append(...drawing);
   svg.append(body);
   return new XMLSerializer().serializeToString(svg);
 }
@@ -181,7 +219,7 @@ export function createSequenceView({ scroller, header, onSelect }) {
   let svgHeight = 0;
 
   function drawingHeight() {
-    return Math.max(Math.ceil((diagram.height + ROW) / GROWTH) * GROWTH, scroller.clientHeight);
+    return Math.max(Math.ceil((diagram.height + diagram.geometry.row) / GROWTH) * GROWTH, scroller.clientHeight);
   }
 
   function sizeAndColumns() {
@@ -197,7 +235,7 @@ export function createSequenceView({ scroller, header, onSelect }) {
     if (!diagram) return;
     if (stickToBottom) {
       stickToBottom = false;
-      scroller.scrollTop = Math.max(0, diagram.height + ROW - scroller.clientHeight);
+      scroller.scrollTop = Math.max(0, diagram.height + diagram.geometry.row - scroller.clientHeight);
     }
     const [first, end] = visibleRows(diagram, scroller.scrollTop - OVERSCAN, scroller.scrollTop + scroller.clientHeight + OVERSCAN);
     for (const [index, element] of drawn) {
@@ -260,7 +298,7 @@ export function createSequenceView({ scroller, header, onSelect }) {
       schedule();
     },
     atBottom() {
-      return scroller.scrollTop + scroller.clientHeight >= diagram.height + ROW - 8;
+      return scroller.scrollTop + scroller.clientHeight >= diagram.height + diagram.geometry.row - 8;
     },
     scrollToBottom() {
       stickToBottom = true;

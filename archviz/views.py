@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from archviz import actions
 from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
+from archviz.classroom.sessions import load as load_session
 from archviz.hooks import HOOK_PATH
 from archviz.models import AuditEvent, StoredObservation
 from archviz.query import QueryError, time_range
@@ -79,7 +80,14 @@ def observation(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_GET
 def sequence_mermaid(request: HttpRequest) -> HttpResponse:
-    """The sequence diagram of a time range as Mermaid text: ?since=…&until=… (Unix seconds or ISO 8601)."""
+    """The sequence diagram of a time range as Mermaid text: ?since=…&until=… (Unix seconds or ISO 8601), or of
+    a saved session: ?session=NAME."""
+    if "session" in request.GET:
+        session = load_session(request.GET["session"])
+        if session is None:
+            return JsonResponse({"error": f"no session named {request.GET['session'][:80]!r}: /api/sessions/ lists "
+                                          "them"}, status=404)
+        return HttpResponse(to_mermaid(sequence(session.observations)), content_type="text/plain; charset=utf-8")
     try:
         since, until = time_range(request.GET.dict())
     except QueryError as error:

@@ -1,6 +1,14 @@
 """The classroom view's data (`/api/present/`): the diagram of some observations, and for each arrow its
 sentence, its place in its command's step table, the status tracker right after it, and the question to ask
-before the next one. One mapping on the server; the page only shows it."""
+before the next one. One mapping on the server; the page only shows it.
+
+The answer: `{"schema": 1, "session": {name, title, since, until} | null, "participants": [{id, role, label}],
+"interactions": [{id, title, blocks, inferred, first, last, steps: [{number, key, component, action, result}]}],
+"messages": [{…a Message's wire fields…, narration, step, actor, tracker: {command, image: {reference, state,
+layers_done, layers_total, bytes, text} | null, container: {name, state, exit_code, text} | null},
+quiz: {question, choices, answer, hint} | null}]}`. `first`/`last` index `messages`; `step` is the number of
+the row of its interaction's `steps`; `quiz` on an arrow asks about the next one before it is shown.
+"""
 
 from __future__ import annotations
 

@@ -19,9 +19,9 @@ from archviz.snapshot import inventory_snapshot, newest_observations, watcher_st
 
 # The map asks for a fresh state at most this often while things change (inventory, clients, registry contents).
 REFRESH_AFTER = 0.25
-# Observations from these sources change what the map's boxes hold (clients, registry contents); the daemon's own
-# events change it through the inventory, which says so itself.
-CHANGES_BOXES = frozenset({"tap", "action", "registry"})
+# Observations from these sources change what the map's boxes say (clients, registry contents, whether a daemon
+# answers); the daemon's own events change it through the inventory, which says so itself.
+CHANGES_BOXES = frozenset({"tap", "action", "registry", "watcher"})
 MAX_QUERY_FIELDS = 8
 
 

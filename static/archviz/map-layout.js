@@ -55,9 +55,12 @@ function daemonInside(daemon, box, boxes) {
   return { runtime, wire: [middle, y + header - 16, middle, runtime.y - 2], bottom: y + h - pad };
 }
 
-function curve(x1, y1, x2, y2) {
+// A wire between two columns. Its label hangs off the daemon's side, over the client's or the registry's box,
+// so that it never hides what the daemon holds.
+function curve(x1, y1, x2, y2, toDaemon) {
   const bend = Math.max(40, Math.abs(x2 - x1) / 2);
-  return { path: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`, mid: { x: (x1 + x2) / 2, y: (y1 + y2) / 2 } };
+  const label = toDaemon ? { x: x2 - 8, y: (y1 + y2) / 2, anchor: "end" } : { x: x1 + 8, y: (y1 + y2) / 2, anchor: "start" };
+  return { path: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`, label };
 }
 
 // Spread n attachment points over the band [top, bottom) of a box's side.
@@ -65,7 +68,8 @@ function spread(index, count, top, bottom) {
   return top + ((index + 1) * (bottom - top)) / (count + 1);
 }
 
-// {boxes: Map(id -> {x, y, w, h, role}), edges: [{id, kind, from, to, path, mid}], empty: {client, daemon, registry}}
+// {boxes: Map(id -> {x, y, w, h, role}), edges: [{id, kind, from, to, path, label: {x, y, anchor}}],
+//  empty: {client, daemon, registry}}
 export function layout(state) {
   const boxes = new Map();
   const inside = new Map();
@@ -84,7 +88,7 @@ export function layout(state) {
     if (!boxes.has(edge.from) || !boxes.has(edge.to)) continue;
     if (edge.kind === "daemon-runtime") {
       const [x1, y1, x2, y2] = inside.get(edge.from).wire;
-      edges.push({ ...edge, path: `M${x1},${y1} L${x2},${y2}`, mid: { x: (x1 + x2) / 2, y: (y1 + y2) / 2 } });
+      edges.push({ ...edge, path: `M${x1},${y1} L${x2},${y2}`, label: { x: x1 + 14, y: (y1 + y2) / 2, anchor: "start" } });
       continue;
     }
     const daemonId = edge.kind === "client-daemon" ? edge.to : edge.from;
@@ -98,12 +102,12 @@ export function layout(state) {
     sides.client.forEach((edge, index) => {
       const client = boxes.get(edge.from);
       const y2 = spread(index, sides.client.length, daemon.y + HEADER / 2, bottom);
-      edges.push({ ...edge, ...curve(client.x + client.w, client.y + client.h / 2, daemon.x, y2) });
+      edges.push({ ...edge, ...curve(client.x + client.w, client.y + client.h / 2, daemon.x, y2, true) });
     });
     sides.registry.forEach((edge, index) => {
       const registry = boxes.get(edge.to);
       const y1 = spread(index, sides.registry.length, daemon.y + HEADER / 2, bottom);
-      edges.push({ ...edge, ...curve(daemon.x + daemon.w, y1, registry.x, registry.y + registry.h / 2) });
+      edges.push({ ...edge, ...curve(daemon.x + daemon.w, y1, registry.x, registry.y + registry.h / 2, false) });
     });
   }
   return {

@@ -5,7 +5,7 @@
 // lights ("map-traffic"); this module only keeps them, and forgets a lit edge HOLD_MS after its last Message.
 
 export const HOLD_MS = 2500;
-export const PULL_KEPT_MS = 4000;
+export const PULL_KEPT_MS = 6000;
 export const TICKER = 3;
 const FINISHED = new Set(["done", "failed", "cancelled"]);
 

@@ -23,6 +23,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const PARTS = new Set(["images", "containers", "networks", "volumes"]);
 const NUMBERS = ["count", "running", "stopped", "layers", "shared_layers", "repositories", "tags", "requests"];
 const LINE = 21;
+const LABEL_CHARS = 30; // map-layout.js leaves room for a label this long beside each edge
 
 const $ = (selector) => document.querySelector(selector);
 const stage = $(SELECTORS.stage);
@@ -120,15 +121,19 @@ function movingDot(edge, forward) {
   return dot;
 }
 
-function edgeLabel(edge, text) {
-  const shown = clip(text, 34);
-  const width = shown.length * 9.2 + 22;
-  const beside = edge.kind === "daemon-runtime";
-  const x = beside ? edge.mid.x + 14 : edge.mid.x - width / 2;
+// A lit edge's label, as a pill sized to its text (measured once it is on the page).
+function drawEdgeLabel(layer, edge, text) {
+  const { x: at, y, anchor } = edge.label;
   const group = node("g", { class: `edge-label kind-${edge.kind}`, "data-label-of": edge.id });
-  group.append(node("rect", { x, y: edge.mid.y - 15, width, height: 30, rx: 15 }),
-    node("text", { x: x + width / 2, y: edge.mid.y + 6, "text-anchor": "middle" }, shown));
-  return group;
+  const rect = node("rect", { y: y - 15, height: 30, rx: 15 });
+  const label = node("text", { y: y + 6, "text-anchor": "middle" }, clip(text, LABEL_CHARS));
+  group.append(rect, label);
+  layer.append(group);
+  const width = label.getComputedTextLength() + 26;
+  const x = anchor === "end" ? at - width : at;
+  rect.setAttribute("x", x);
+  rect.setAttribute("width", width);
+  label.setAttribute("x", x + width / 2);
 }
 
 // Drawing -------------------------------------------------------------------------------------------------
@@ -167,7 +172,7 @@ function drawLit(now) {
     group.classList.toggle("lit", Boolean(entry));
     if (entry) {
       group.dataset.label = entry.label;
-      labels.append(edgeLabel(edge, entry.label));
+      drawEdgeLabel(labels, edge, entry.label);
     }
   }
   for (const group of svg.querySelectorAll(".map-box")) {

@@ -118,6 +118,11 @@ for (const [name, counts] of [["one of each", [1, 1, 1]], ["two hosts", [2, 2, 1
       }
     }
     assert.equal(drawn.edges.length, state.edges.length);
+    const widest = 30 * 10 + 26; // a label of the most characters map.js draws, at 16px bold
+    for (const { id, label } of drawn.edges) {
+      const [left, right] = label.anchor === "end" ? [label.x - widest, label.x] : [label.x, label.x + widest];
+      assert.ok(left >= 0 && right <= WIDTH && label.y > TOP && label.y < BOTTOM, id);
+    }
     assert.ok(HEIGHT > BOTTOM);
   });
 }

@@ -39,7 +39,8 @@ def _inventory_snapshot() -> str:
 class SnapshotConsumer(AsyncWebsocketConsumer):
     """Join groups, send a snapshot on connect and on request, then relay what the groups hear."""
 
-    groups: tuple[str, ...] = ()
+    # Not channels' own `groups`: that joins before `connect` decides whether the socket may be accepted at all.
+    group_names: tuple[str, ...] = ()
 
     async def snapshot(self) -> str:
         raise NotImplementedError
@@ -56,13 +57,13 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
 
     async def join(self) -> None:
         # Join before reading the snapshot, so nothing published in between is missed.
-        for group in self.groups:
+        for group in self.group_names:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send(text_data=await self.snapshot())
 
     async def disconnect(self, code: int) -> None:
-        for group in self.groups:
+        for group in self.group_names:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -77,7 +78,7 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
 class LiveConsumer(SnapshotConsumer):
     """/ws/live/: the newest observations and their diagram, then every published observation."""
 
-    groups = (LIVE_GROUP,)
+    group_names = (LIVE_GROUP,)
 
     async def snapshot(self) -> str:
         return await _snapshot()
@@ -89,7 +90,7 @@ class LiveConsumer(SnapshotConsumer):
 class InventoryConsumer(SnapshotConsumer):
     """/ws/inventory/: every host's inventory, then each stored change set with the host's new revision."""
 
-    groups = (INVENTORY_GROUP,)
+    group_names = (INVENTORY_GROUP,)
 
     async def snapshot(self) -> str:
         return await _inventory_snapshot()
@@ -123,7 +124,7 @@ class MapConsumer(SnapshotConsumer):
     when a Message brings a new participant (its box must be drawn before its edge lights), otherwise at most
     every REFRESH_AFTER seconds."""
 
-    groups = (LIVE_GROUP, INVENTORY_GROUP)
+    group_names = (LIVE_GROUP, INVENTORY_GROUP)
     only: str | None = None
     _pending: asyncio.Task[None] | None = None
 

@@ -8,7 +8,6 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import override_settings
 
 from archviz.inventory import Change
 from archviz.observation import Observation, Source
@@ -140,16 +139,3 @@ async def test_a_query_string_that_is_not_utf8_is_read_without_failing() -> None
     frame = json.loads((await communicator.receive_output(timeout=5))["text"])
     assert frame["type"] == "map" and frame["state"]["host"] == "\ufffd\ufffd"
     await communicator.disconnect()
-
-
-async def test_a_socket_from_a_foreign_origin_is_refused() -> None:
-    communicator = WebsocketCommunicator(application, "/ws/map/", headers=[(b"origin", b"http://evil.example")])
-    ok, _ = await communicator.connect()
-    assert not ok
-
-
-@override_settings(ARCHVIZ_REQUIRE_LOGIN=True)
-async def test_with_login_required_an_anonymous_map_socket_is_refused() -> None:
-    communicator = WebsocketCommunicator(application, "/ws/map/?host=x", headers=ORIGIN)
-    ok, _ = await communicator.connect()
-    assert not ok

@@ -5,6 +5,7 @@
 import { applyMapFrame, boxesOf, emptyMap, litAt, nextChange, pullsAt, tickerLine } from "./map-state.js";
 import { BOTTOM, COLUMNS, HEIGHT, TOP, WIDTH, layout } from "./map-layout.js";
 import { openSocket } from "./socket.js";
+import { clip, node } from "./svg.js";
 
 const SELECTORS = {
   stage: "#map-stage",
@@ -17,9 +18,8 @@ const SELECTORS = {
   detailEmpty: ".detail-empty",
   detailMore: ".detail-more",
   hint: (role) => `.map-hint[data-column="${role}"]`,
-  box: (id) => `[data-box="${CSS.escape(id)}"]`,
+  edge: (id) => `[data-edge="${CSS.escape(id)}"]`,
 };
-const SVG = "http://www.w3.org/2000/svg";
 const PARTS = new Set(["images", "containers", "networks", "volumes"]);
 const NUMBERS = ["count", "running", "stopped", "layers", "shared_layers", "repositories", "tags", "requests"];
 const LINE = 21;
@@ -34,17 +34,6 @@ let timer = null;
 const svg = node("svg", { id: "map", class: "map", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img",
   "aria-label": "Docker's architecture, live: clients, Docker hosts and registries" });
 stage.prepend(svg);
-
-function node(name, attributes = {}, text = null) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  if (text !== null) element.textContent = text;
-  return element;
-}
-
-function clip(text, chars) {
-  return text.length > chars ? `${text.slice(0, Math.max(chars - 1, 1))}…` : text;
-}
 
 // How many characters of type `size` fit in `width` (an average glyph is about 0.56 em wide).
 function fits(width, size) {
@@ -160,7 +149,7 @@ function drawLit(now) {
   const labels = svg.querySelector(".labels");
   labels.replaceChildren();
   for (const edge of drawn.edges) {
-    const group = svg.querySelector(`[data-edge="${CSS.escape(edge.id)}"]`);
+    const group = svg.querySelector(SELECTORS.edge(edge.id));
     const entry = lit.get(edge.id);
     group.dataset.litCount = String(map.counts.get(edge.id) || 0);
     const direction = entry ? (entry.forward ? "forward" : "back") : "";

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from archviz import actions
+from archviz.architecture.gather import host_from_query, map_state
 from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
 from archviz.classroom.sessions import load as load_session
 from archviz.hooks import HOOK_PATH
@@ -68,6 +69,33 @@ def inventory(request: HttpRequest) -> HttpResponse:
 def inventory_api(request: HttpRequest) -> JsonResponse:
     """Every watched host's images (with layers), containers, networks and volumes, as archviz holds them."""
     return JsonResponse({"hosts": inventory_snapshot()})
+
+
+@require_GET
+def architecture_map(request: HttpRequest) -> HttpResponse:
+    """The live architecture map: the lessons' block picture, drawn from live state (static/archviz/map.js)."""
+    try:
+        only = host_from_query(request.GET.dict())
+    except QueryError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    return render(request, "archviz/map.html", {
+        "docker_host": docker_host(), "tap_socket": settings.ARCHVIZ_TAP_SOCKET, "lab_registry": _lab_registry(),
+        "hook_path": HOOK_PATH, "host": only or "",
+    })
+
+
+@require_GET
+def map_api(request: HttpRequest) -> JsonResponse:
+    """The map's state: `?host=` draws one daemon; 400 for a value that cannot be an address, 404 for one archviz
+    does not know."""
+    try:
+        only = host_from_query(request.GET.dict())
+    except QueryError as error:
+        return _error(str(error), 400)
+    state = map_state(only)
+    if only is not None and not state["daemons"]:
+        return _error(f"no daemon {only[:80]!r} on the map: leave host out to see every daemon archviz knows", 404)
+    return JsonResponse(state)
 
 
 @require_GET

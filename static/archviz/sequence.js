@@ -2,23 +2,12 @@
 // rows' nodes and nothing else. All data goes in through textContent, never markup.
 
 import { COLUMN, ROW, columnX, orderedParticipants, rowColumns, spanColumns, visibleRows, width } from "./diagram.js";
+import { SVG, clip, node } from "./svg.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const OVERSCAN = 600;
 // The drawing grows in steps, so that most appends change no size and cause no layout.
 const GROWTH = 1024;
 const LABEL_CHARS = 30;
-
-function node(name, attributes = {}, text = null) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  if (text !== null) element.textContent = text;
-  return element;
-}
-
-function clip(text, chars) {
-  return text.length > chars ? `${text.slice(0, chars - 1)}…` : text;
-}
 
 function roleOf(diagram, id) {
   const participant = diagram.participants.find((p) => p.id === id);

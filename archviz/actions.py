@@ -104,7 +104,8 @@ def run_pull(job: PullJob, credentials: dict[str, str] | None) -> None:
             for layer in job.state.layers:
                 if layer.stage in ("Pull complete", "Already exists") and layer.id not in finished:
                     finished.add(layer.id)
-                    _record(job, "action-pull-layer", layer.stage, layer=layer.id, size=sizes.get(layer.id, 0))
+                    _record(job, "action-pull-layer", layer.stage, layer=layer.id, size=sizes.get(layer.id, 0),
+                            layers=len(job.state.layers))
                 elif layer.stage == "Downloading" and layer.total:
                     sizes[layer.id] = layer.total
             stages = [layer.stage for layer in job.state.layers]

@@ -1,17 +1,28 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from archviz import actions
+from archviz.architecture.gather import host_from_query, map_state
 from archviz.frames import FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
 from archviz.publish import INVENTORY_GROUP, LIVE_GROUP
+from archviz.query import QueryError
 from archviz.sequence import sequence
 from archviz.snapshot import inventory_snapshot, newest_observations, watcher_states
+
+# The map asks for a fresh state at most this often while things change (inventory, clients, registry contents).
+REFRESH_AFTER = 0.25
+# Observations from these sources change what the map's boxes say (clients, registry contents, whether a daemon
+# answers); the daemon's own events change it through the inventory, which says so itself.
+CHANGES_BOXES = frozenset({"tap", "action", "registry", "watcher"})
+MAX_QUERY_FIELDS = 8
 
 
 @database_sync_to_async
@@ -26,25 +37,34 @@ def _inventory_snapshot() -> str:
 
 
 class SnapshotConsumer(AsyncWebsocketConsumer):
-    """Join a group, send a snapshot on connect and on request, then relay what the group hears."""
+    """Join groups, send a snapshot on connect and on request, then relay what the groups hear."""
 
-    group = ""
+    # Not channels' own `groups`: that joins before `connect` decides whether the socket may be accepted at all.
+    group_names: tuple[str, ...] = ()
 
     async def snapshot(self) -> str:
         raise NotImplementedError
 
-    async def connect(self) -> None:
+    def allowed(self) -> bool:
         user = self.scope.get("user")
-        if settings.ARCHVIZ_REQUIRE_LOGIN and not (user and user.is_authenticated):
+        return not settings.ARCHVIZ_REQUIRE_LOGIN or bool(user and user.is_authenticated)
+
+    async def connect(self) -> None:
+        if not self.allowed():
             await self.close()
             return
+        await self.join()
+
+    async def join(self) -> None:
         # Join before reading the snapshot, so nothing published in between is missed.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        for group in self.group_names:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send(text_data=await self.snapshot())
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.group_names:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -58,7 +78,7 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
 class LiveConsumer(SnapshotConsumer):
     """/ws/live/: the newest observations and their diagram, then every published observation."""
 
-    group = LIVE_GROUP
+    group_names = (LIVE_GROUP,)
 
     async def snapshot(self) -> str:
         return await _snapshot()
@@ -70,7 +90,7 @@ class LiveConsumer(SnapshotConsumer):
 class InventoryConsumer(SnapshotConsumer):
     """/ws/inventory/: every host's inventory, then each stored change set with the host's new revision."""
 
-    group = INVENTORY_GROUP
+    group_names = (INVENTORY_GROUP,)
 
     async def snapshot(self) -> str:
         return await _inventory_snapshot()
@@ -83,3 +103,78 @@ class InventoryConsumer(SnapshotConsumer):
             "type": "inventory", "host": message["host"], "revision": message["revision"],
             "reload": message["reload"], "changes": message["changes"],
         }))
+
+
+@database_sync_to_async
+def _map_snapshot(only: str | None) -> str:
+    return json.dumps({"type": "map", "state": map_state(only)})
+
+
+def _query(scope: dict[str, Any]) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise QueryError("too many query parameters: the map takes only host") from None
+    return dict(pairs)
+
+
+class MapConsumer(SnapshotConsumer):
+    """/ws/map/[?host=…]: the architecture map's state, then what each published Message lights (`map-traffic`),
+    each pull's progress (`map-pull`), and a fresh state whenever what the boxes show may have changed: at once
+    when a Message brings a new participant (its box must be drawn before its edge lights), otherwise at most
+    every REFRESH_AFTER seconds."""
+
+    group_names = (LIVE_GROUP, INVENTORY_GROUP)
+    only: str | None = None
+    _pending: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        if not self.allowed():
+            await self.close()
+            return
+        try:
+            self.only = host_from_query(_query(self.scope))
+        except QueryError as error:
+            await self.accept()
+            await self.send(text_data=error_frame(str(error)))
+            await self.close(code=4400)
+            return
+        self._sending = asyncio.Lock()
+        await self.join()
+
+    async def disconnect(self, code: int) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        await super().disconnect(code)
+
+    async def snapshot(self) -> str:
+        return await _map_snapshot(self.only)
+
+    async def send_state(self) -> None:
+        # One at a time, so that an older state is never sent after a newer one.
+        async with self._sending:
+            await self.send(text_data=await self.snapshot())
+
+    def refresh_soon(self) -> None:
+        if self._pending is None:
+            self._pending = asyncio.get_running_loop().create_task(self._refresh_later())
+
+    async def _refresh_later(self) -> None:
+        await asyncio.sleep(REFRESH_AFTER)
+        self._pending = None  # what changes from here on asks for another refresh
+        await self.send_state()
+
+    async def observations_added(self, message: dict[str, Any]) -> None:
+        if message["sequence"]["participants"]:
+            await self.send_state()
+        elif any(o["source"] in CHANGES_BOXES for o in message["observations"]):
+            self.refresh_soon()
+        if message.get("traffic"):
+            await self.send(text_data=json.dumps({"type": "map-traffic", "traffic": message["traffic"]}))
+
+    async def inventory_changed(self, message: dict[str, Any]) -> None:
+        if self.only is None or message["host"] == self.only:
+            self.refresh_soon()
+
+    async def pull_progress(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps({"type": "map-pull", "pull": message["pull"]}))

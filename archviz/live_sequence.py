@@ -36,6 +36,12 @@ def sequence_delta(observations: list[dict[str, Any]]) -> Delta:
         return merged
 
 
+def roles() -> dict[str, str]:
+    """Every participant the live diagram has drawn so far, by id, with its role."""
+    with _lock:
+        return {p.id: p.role for p in _sequencer.participants.values()} if _sequencer is not None else {}
+
+
 def reset() -> None:
     """Forget the live state (tests start each from an empty store)."""
     global _sequencer

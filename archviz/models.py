@@ -126,3 +126,39 @@ class InventoryState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host} @ {self.revision}"
+
+
+class Session(models.Model):
+    """A named stretch of observations kept for a class: its own copy, safe from pruning, replayable anywhere."""
+
+    name = models.SlugField(max_length=64, unique=True, help_text="Its name in URLs and files: pull-nginx")
+    title = models.CharField(max_length=200, help_text="What it shows: pull nginx, 10:02–10:03")
+    since_ns = models.BigIntegerField()
+    until_ns = models.BigIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SessionObservation(models.Model):
+    """One observation of a session, at its place (1, 2, …: its id when the session is drawn)."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="observations")
+    position = models.PositiveIntegerField()
+    time_ns = models.BigIntegerField()
+    source = models.CharField(max_length=16, choices=[(s.value, s.value) for s in Source])
+    host = models.CharField(max_length=255)
+    kind = models.CharField(max_length=64)
+    subject = models.CharField(max_length=512, blank=True)
+    attributes = models.JSONField(default=dict)
+    correlation = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "position"], name="session_position")]
+        ordering = ["session", "position"]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.position, "time_ns": str(self.time_ns), "source": self.source, "host": self.host,
+                "kind": self.kind, "subject": self.subject, "attributes": self.attributes,
+                "correlation": self.correlation}

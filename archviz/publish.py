@@ -21,8 +21,9 @@ from asgiref.sync import AsyncToSync, SyncToAsync
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import transaction
 
+from archviz.architecture.traffic import traffic
 from archviz.inventory import Change
-from archviz.live_sequence import sequence_delta
+from archviz.live_sequence import roles, sequence_delta
 from archviz.models import InventoryItem, InventoryState, StoredObservation
 from archviz.observation import Observation
 
@@ -93,10 +94,13 @@ async def publish_pull_from_loop(pull: dict[str, Any]) -> None:
 
 def _broadcast(rows: list[StoredObservation]) -> None:
     observations = [row.to_wire() for row in rows]
+    delta = sequence_delta(observations)
     _send(LIVE_GROUP, {
         "type": "observations.added",
         "observations": observations,
-        "sequence": sequence_delta(observations).to_wire(),
+        "sequence": delta.to_wire(),
+        # The same Messages as the architecture map reads them: the edge (or box) each one lights.
+        "traffic": traffic(delta.messages, roles()),
     })
 
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from archviz.consumers import InventoryConsumer, LiveConsumer
+from archviz.consumers import InventoryConsumer, LiveConsumer, MapConsumer
 
 websocket_urlpatterns = [
     path("ws/live/", LiveConsumer.as_asgi()),
     path("ws/inventory/", InventoryConsumer.as_asgi()),
+    path("ws/map/", MapConsumer.as_asgi()),
 ]

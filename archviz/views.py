@@ -12,7 +12,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from archviz import actions
+from archviz.architecture.gather import host_from_query, map_state
 from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
+from archviz.classroom.sessions import load as load_session
 from archviz.hooks import HOOK_PATH
 from archviz.models import AuditEvent, StoredObservation
 from archviz.query import QueryError, time_range
@@ -70,6 +72,33 @@ def inventory_api(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+def architecture_map(request: HttpRequest) -> HttpResponse:
+    """The live architecture map: the lessons' block picture, drawn from live state (static/archviz/map.js)."""
+    try:
+        only = host_from_query(request.GET.dict())
+    except QueryError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    return render(request, "archviz/map.html", {
+        "docker_host": docker_host(), "tap_socket": settings.ARCHVIZ_TAP_SOCKET, "lab_registry": _lab_registry(),
+        "hook_path": HOOK_PATH, "host": only or "",
+    })
+
+
+@require_GET
+def map_api(request: HttpRequest) -> JsonResponse:
+    """The map's state: `?host=` draws one daemon; 400 for a value that cannot be an address, 404 for one archviz
+    does not know."""
+    try:
+        only = host_from_query(request.GET.dict())
+    except QueryError as error:
+        return _error(str(error), 400)
+    state = map_state(only)
+    if only is not None and not state["daemons"]:
+        return _error(f"no daemon {only[:80]!r} on the map: leave host out to see every daemon archviz knows", 404)
+    return JsonResponse(state)
+
+
+@require_GET
 def observation(request: HttpRequest, pk: int) -> JsonResponse:
     row = StoredObservation.objects.filter(pk=pk).first()
     if row is None:
@@ -79,7 +108,14 @@ def observation(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_GET
 def sequence_mermaid(request: HttpRequest) -> HttpResponse:
-    """The sequence diagram of a time range as Mermaid text: ?since=…&until=… (Unix seconds or ISO 8601)."""
+    """The sequence diagram of a time range as Mermaid text: ?since=…&until=… (Unix seconds or ISO 8601), or of
+    a saved session: ?session=NAME."""
+    if "session" in request.GET:
+        session = load_session(request.GET["session"])
+        if session is None:
+            return JsonResponse({"error": f"no session named {request.GET['session'][:80]!r}: /api/sessions/ lists "
+                                          "them"}, status=404)
+        return HttpResponse(to_mermaid(sequence(session.observations)), content_type="text/plain; charset=utf-8")
     try:
         since, until = time_range(request.GET.dict())
     except QueryError as error:

@@ -54,6 +54,10 @@ ARCHVIZ_ALLOW_ACTIONS = env_bool("ARCHVIZ_ALLOW_ACTIONS", False)
 ARCHVIZ_REQUIRE_LOGIN = env_bool("ARCHVIZ_REQUIRE_LOGIN", False)
 # How many of the newest observations a browser receives when it (re)connects.
 ARCHVIZ_SNAPSHOT_SIZE = env_int("ARCHVIZ_SNAPSHOT_SIZE", 200, minimum=1, maximum=5000)
+# A session file (`manage.py session import`, the import button) is refused past this many bytes or observations.
+ARCHVIZ_SESSION_MAX_BYTES = env_int("ARCHVIZ_SESSION_MAX_BYTES", 20 * 1024 * 1024, minimum=1024, maximum=1 << 30)
+ARCHVIZ_SESSION_MAX_OBSERVATIONS = env_int("ARCHVIZ_SESSION_MAX_OBSERVATIONS", 100_000, minimum=1,
+                                           maximum=10_000_000)
 # The bearer token the registry must send with its notifications; without one the webhook refuses everything.
 ARCHVIZ_REGISTRY_TOKEN = env_secret("ARCHVIZ_REGISTRY_TOKEN") or ""
 # Registry audit events older than this many days are pruned by `manage.py prune_registry` (0 keeps them all).

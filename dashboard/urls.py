@@ -4,12 +4,15 @@ from django.contrib import admin
 from django.urls import path
 
 from archviz import views
+from archviz.classroom import views as classroom_views
 
 urlpatterns = [
     path("", views.live, name="live"),
     path("api/health", views.health, name="health"),
     path("inventory/", views.inventory, name="inventory"),
     path("api/inventory/", views.inventory_api, name="inventory-api"),
+    path("map/", views.architecture_map, name="map"),
+    path("api/map/", views.map_api, name="map-api"),
     path("api/pulls/", views.start_pull, name="pulls"),
     path("api/pulls/<str:job_id>/cancel", views.cancel_pull, name="pull-cancel"),
     path("api/observations/<int:pk>", views.observation, name="observation"),
@@ -19,5 +22,9 @@ urlpatterns = [
     path("api/registry/events.csv", views.registry_csv, name="registry-csv"),
     path("api/registry/events.jsonl", views.registry_jsonl, name="registry-jsonl"),
     path("api/registry/chart", views.registry_chart, name="registry-chart"),
+    path("api/present/", classroom_views.present_api, name="present-api"),
+    path("api/sessions/", classroom_views.sessions_api, name="sessions"),
+    path("api/sessions/import", classroom_views.session_import, name="session-import"),
+    path("api/sessions/<slug:name>.json", classroom_views.session_file, name="session-file"),
     path("admin/", admin.site.urls),
 ]

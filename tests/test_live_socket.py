@@ -86,14 +86,19 @@ async def test_hostile_frames_get_an_error_and_the_socket_keeps_working(frame: s
     await communicator.disconnect()
 
 
-async def test_a_socket_from_a_foreign_origin_is_refused() -> None:
-    communicator = WebsocketCommunicator(application, "/ws/live/", headers=[(b"origin", b"http://evil.example")])
+SOCKETS = ["/ws/live/", "/ws/inventory/", "/ws/map/", "/ws/map/?host=x"]
+
+
+@pytest.mark.parametrize("path", SOCKETS)
+async def test_a_socket_from_a_foreign_origin_is_refused(path: str) -> None:
+    communicator = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://evil.example")])
     ok, _ = await communicator.connect()
     assert not ok
 
 
+@pytest.mark.parametrize("path", SOCKETS)
 @override_settings(ARCHVIZ_REQUIRE_LOGIN=True)
-async def test_with_login_required_an_anonymous_socket_is_refused() -> None:
-    communicator = WebsocketCommunicator(application, "/ws/live/", headers=ORIGIN)
+async def test_with_login_required_an_anonymous_socket_is_refused(path: str) -> None:
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
     ok, _ = await communicator.connect()
     assert not ok

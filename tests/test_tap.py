@@ -149,6 +149,7 @@ async def test_any_clients_pull_gets_per_layer_arrows_read_off_its_progress(lab:
     layers = await eventually(three_layers, what="the pull's three layers read off its progress")
     assert [o["attributes"]["message"] for o in layers] == ["Already exists", "Pull complete", "Pull complete"]
     assert {o["subject"] for o in layers} == {reference}
+    assert {o["attributes"]["layers"] for o in layers} == {3}  # each says how many layers the pull has
     drawn = sequence([*await calls(), *layers])
     labels = [m.label for m in drawn.messages]
     assert sum(label.startswith("fetch layer ") for label in labels) == 2

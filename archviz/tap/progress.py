@@ -89,7 +89,8 @@ class PullProgress(JsonLines):
             if layer.stage in ("Pull complete", "Already exists") and layer.id not in self.landed:
                 self.landed.add(layer.id)
                 self.observe("api-pull-layer", self.state.reference,
-                             {"layer": layer.id, "message": layer.stage, "size": self.sizes.get(layer.id, 0)})
+                             {"layer": layer.id, "message": layer.stage, "size": self.sizes.get(layer.id, 0),
+                              "layers": len(self.state.layers)})  # every layer is announced before any lands
 
     def fed(self) -> None:
         if time.monotonic() - self.last_sent >= BROADCAST_EVERY:

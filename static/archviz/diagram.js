@@ -10,6 +10,8 @@
 // a text is written in `room` pixels: its lines (at most `lines`, the last ending in "…" if cut); `kind`
 // is label, title or header (titles and headers are bold).
 
+import { clip } from "./svg.js";
+
 export const ROW = 34;
 export const TITLE = 26;
 export const ALT = 22;
@@ -21,10 +23,6 @@ export const LOOP = 46;
 
 // Pixels per character of the live page's 13 px text, by kind of text (bold text is wider).
 const LIVE_CHAR = { label: COLUMN / 30, title: 7.4, header: 7.1 };
-
-export function clip(text, chars) {
-  return text.length > chars ? `${text.slice(0, chars - 1)}…` : text;
-}
 
 export const LIVE = {
   font: 13, column: COLUMN, left: LEFT, row: ROW, below: ROW * 0.4, title: TITLE, alt: ALT, line: 16, maxLines: 1,

@@ -1,17 +1,9 @@
 // The registry audit page: local times, human sizes, and the chart of pushes and pulls per repository.
 
 import { humanSize } from "./format.js";
+import { node } from "./svg.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const LINES = [["push", "pushes"], ["pull", "downloads"], ["check", "existence checks"]];
-
-function node(name, attributes = {}, text = null) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  if (text !== null) element.textContent = text;
-  return element;
-}
-
 
 function localTime(timeNs) {
   return new Date(Number(BigInt(timeNs) / 1000000n)).toISOString().replace("T", " ").slice(0, 23);

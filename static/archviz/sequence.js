@@ -2,25 +2,19 @@
 // rows' nodes and nothing else. All data goes in through textContent, never markup.
 
 import {
-  LOOP, columnX, labelLines, labelRoom, messageHeight, noteBox, orderedParticipants, rowColumns, spanColumns, visibleRows, width,
+  columnX, labelLines, labelRoom, messageHeight, noteBox, orderedParticipants, rowColumns, spanColumns, visibleRows, width,
 } from "./diagram.js";
+import { SVG, node } from "./svg.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const OVERSCAN = 600;
 // The drawing grows in steps, so that most appends change no size and cause no layout.
 const GROWTH = 1024;
 
-function node(name, attributes = {}, text = null) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  if (text !== null) element.textContent = text;
-  return element;
-}
-
 // A text of one or more lines whose last line sits on `baseline`, the others above it. `room` is the band
 // [left, right] its geometry fitted it into (kept on the node, so that tests can check it stays there).
 function textNode(geometry, lines, { x, baseline, anchor = "start", room = null, className }) {
-  const attributes = { class: className, x, y: baseline };
+  const attributes = { x, y: baseline };
+  if (className) attributes.class = className;
   if (anchor !== "start") attributes["text-anchor"] = anchor;
   if (room) attributes["data-room"] = `${room.left} ${room.right}`;
   if (lines.length === 1) return node("text", attributes, lines[0]);

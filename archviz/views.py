@@ -44,6 +44,12 @@ def live(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+def present(request: HttpRequest) -> HttpResponse:
+    """The classroom view: the page alone; it asks /api/present/ for its data with the query it was opened with."""
+    return render(request, "archviz/present.html", {"presenter": request.GET.get("presenter") == "1"})
+
+
+@require_GET
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/registry/events.csv", views.registry_csv, name="registry-csv"),
     path("api/registry/events.jsonl", views.registry_jsonl, name="registry-jsonl"),
     path("api/registry/chart", views.registry_chart, name="registry-chart"),
+    path("present/", views.present, name="present"),
     path("api/present/", classroom_views.present_api, name="present-api"),
     path("api/sessions/", classroom_views.sessions_api, name="sessions"),
     path("api/sessions/import", classroom_views.session_import, name="session-import"),

@@ -22,11 +22,11 @@ export const MAX_MESSAGES = 20000;
 export const LOOP = 46;
 
 // Pixels per character of the live page's 13 px text, by kind of text (bold text is wider).
-const LIVE_CHAR = { label: COLUMN / 30, title: 7.4, header: 7.1 };
+const LIVE_CHAR = { label: COLUMN / 30, title: 7.4, header: 6.6 };
 
 export const LIVE = {
   font: 13, column: COLUMN, left: LEFT, row: ROW, below: ROW * 0.4, title: TITLE, alt: ALT, line: 16, maxLines: 1,
-  header: 46, self: 240, note: COLUMN * 1.4, noteHeight: 22, pad: 0, gap: 6, titleBaseline: 19, altBaseline: 15, tab: [44, 18],
+  header: 46, headerInset: [14, 6], self: 240, note: COLUMN * 1.4, noteHeight: 22, pad: 0, gap: 6, titleBaseline: 19, altBaseline: 15, tab: [44, 18],
   // One line, cut at the characters that fit on average.
   fit: (text, room, kind = "label") => [clip(text, Math.max(12, Math.floor(room / LIVE_CHAR[kind])))],
 };
@@ -128,7 +128,7 @@ export function columnX(index, geometry = LIVE) {
 
 // Where a Message's label is written and the room it has: `x` and `anchor` as SVG's text-anchor, and the
 // band [left, right] it must stay inside. Between two lanes: centred on the arrow. A self-arrow: after
-// its loop, or before its lifeline where the drawing ends first. A note: inside its box.
+// its loop, or before its lifeline where the drawing ends too soon after it. A note: inside its box.
 export function labelRoom(diagram, message) {
   const g = diagram.geometry;
   const from = columnX(diagram.columns.get(message.sender) ?? 0, g);
@@ -138,8 +138,9 @@ export function labelRoom(diagram, message) {
     return { x: (left + right) / 2, anchor: "middle", left: left + 6, right: right - 6 };
   }
   if (from === to) {
-    if (from + LOOP + g.self <= width(diagram)) return { x: from + LOOP, anchor: "start", left: from + LOOP, right: from + LOOP + g.self };
-    return { x: from - 10, anchor: "end", left: from - 10 - g.self, right: from - 10 };
+    const right = Math.min(from + LOOP + g.self, width(diagram) - 4);
+    if (right - (from + LOOP) >= g.self / 2) return { x: from + LOOP, anchor: "start", left: from + LOOP, right };
+    return { x: from - 10, anchor: "end", left: Math.max(from - 10 - g.self, 4), right: from - 10 };
   }
   const half = Math.abs(to - from) / 2 - g.pad;
   return { x: (from + to) / 2, anchor: "middle", left: (from + to) / 2 - half, right: (from + to) / 2 + half };

@@ -18,9 +18,12 @@ function longestPrefix(text, room, measure, suffix = "") {
   return low;
 }
 
-// Where to end a line of at most `chars` characters: after the last break character in its second half,
-// so that words stay whole where they can and a digest still breaks.
+// Where to end a line of at most `chars` characters: after its last space, so that words stay whole;
+// in a text without one (a path, a reference, a digest), after the last break character in its second
+// half; else where the room ends.
 function lineEnd(text, chars) {
+  const space = text.lastIndexOf(" ", chars);
+  if (space > 0) return space + 1;
   for (let index = chars; index > chars / 2; index -= 1) {
     if (BREAK_AFTER.has(text[index - 1])) return index;
   }

@@ -5,8 +5,6 @@
 // The server decides everything a class is told (narration, steps, tracker, quiz); this module only
 // moves through it.
 
-import { humanSize } from "./format.js";
-
 export const SPEEDS = [0.5, 1, 2, 4];
 // While playing at 1×, an arrow stays as long as it took in the recording, but at least MIN_GAP_MS (the
 // lab's arrows are milliseconds apart, and a class must see each one) and at most MAX_GAP_MS (so that a
@@ -241,24 +239,26 @@ export function stepRows(lesson, position) {
 
 const IMAGE_STATES = { empty: "Empty", partial: "Partial", complete: "Complete", failed: "Failed" };
 
-// The lessons' status tracker after the current arrow, as rows: what, its state, and the text shown.
+// The lessons' status tracker after the current arrow, as rows: what, its state, the server's text, what
+// it is about (the image's reference, the container's name), and for an image whose layer count is known,
+// the share of its layers stored.
 export function trackerRows(tracker) {
   const image = tracker && tracker.image;
   const container = tracker && tracker.container;
   return [
-    { what: "command", state: tracker && tracker.command ? "set" : "none", text: (tracker && tracker.command) || "—" },
+    { what: "command", state: tracker && tracker.command ? "set" : "none", text: (tracker && tracker.command) || "—", about: "" },
     {
       what: "image",
       state: image ? image.state : "none",
-      text: image
-        ? [image.reference, image.text || IMAGE_STATES[image.state], image.bytes ? humanSize(image.bytes) : ""].filter(Boolean).join(" · ")
-        : "—",
+      text: image ? image.text || IMAGE_STATES[image.state] : "—",
+      about: image ? image.reference : "",
       fraction: image && image.layers_total ? image.layers_done / image.layers_total : null,
     },
     {
       what: "container",
       state: container ? container.state : "none",
-      text: container ? [container.name, container.text].filter(Boolean).join(" · ") : "—",
+      text: container ? container.text : "—",
+      about: container ? container.name : "",
     },
   ];
 }

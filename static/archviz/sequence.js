@@ -161,8 +161,9 @@ export function headerNode(diagram) {
   const svg = node("svg", { class: "sequence-header", width: width(diagram), height: g.header });
   for (const participant of orderedParticipants(diagram)) {
     const x = columnX(diagram.columns.get(participant.id), g);
-    const box = { left: x - g.column / 2 + 14, right: x + g.column / 2 - 14 };
-    const room = { left: box.left + 6, right: box.right - 6 };
+    const [boxInset, textInset] = g.headerInset;
+    const box = { left: x - g.column / 2 + boxInset, right: x + g.column / 2 - boxInset };
+    const room = { left: box.left + textInset, right: box.right - textInset };
     const lines = g.fit(participant.label, room.right - room.left, "header", g.maxLines);
     const group = node("g", { class: `participant role-${participant.role}`, "data-id": participant.id });
     group.append(

@@ -23,6 +23,10 @@ test("what does not fit in the last line is cut with an ellipsis", () => {
   assert.ok(lines[1].endsWith("…") && measure(lines[1]) <= 200);
 });
 
+test("a line ends at its last space, even early, rather than in a word", () => {
+  assert.deepEqual(fitLines("101 switched to a raw stream", 100, 2, measure), ["101", "switched…"]);
+});
+
 test("a word longer than a line breaks after a slash or a colon, else anywhere", () => {
   assert.deepEqual(fitLines("127.0.0.1:5000/lab/busybox:1", 160, 2, measure), ["127.0.0.1:5000/", "lab/busybox:1"]);
   assert.deepEqual(fitLines("abcdefghijklmnopq", 80, 2, measure), ["abcdefgh", "ijklmno…"]);

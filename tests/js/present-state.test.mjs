@@ -138,19 +138,22 @@ test("the step table lights the current arrow's step, with the ones before done"
   const message = lesson.messages.findIndex((m) => m.step === 3);
   const { title, rows } = stepRows(lesson, message);
   assert.equal(title, run.title);
-  assert.deepEqual(rows.map((row) => row.state), ["done", "done", "current", "next", "next", "next", "next"]);
+  assert.deepEqual(rows.map((row) => row.state), ["done", "done", "current", "next", "next", "next"]);
   assert.equal(rows[2].component, "Daemon");
+  assert.deepEqual(stepRows(lesson, lesson.count - 1).rows.map((row) => row.state).slice(-2), ["done", "current"]);
 });
 
-test("the tracker reads as the lessons' table: empty, k of n layers with bytes, complete; container state", () => {
+test("the tracker reads as the lessons' table: empty, k of n layers, complete with bytes; container state", () => {
   const image = (state) => lesson.messages.find((m) => m.tracker.image && m.tracker.image.state === state).tracker;
-  assert.deepEqual(trackerRows(image("empty")).map((row) => row.text),
-    [run.title, "127.0.0.1:5000/lab/app:1 · Empty", "—"]);
-  const partial = trackerRows(image("partial"))[1];
-  assert.equal(partial.text, "127.0.0.1:5000/lab/app:1 · 1 of 2 layers · 1.4 kB");
-  assert.equal(partial.fraction, 0.5);
+  assert.deepEqual(trackerRows(image("empty")).map((row) => [row.text, row.about]),
+    [[run.title, ""], ["Empty", "127.0.0.1:5000/lab/app:1"], ["—", ""]]);
+  assert.equal(trackerRows(image("partial"))[1].text, "1 of ? layers");
+  assert.equal(trackerRows(image("partial"))[1].fraction, null, "no share while the layer count is unknown");
+  const complete = trackerRows(image("complete"))[1];
+  assert.equal(complete.text, "Complete (2 layers, 113 B downloaded)");
+  assert.equal(complete.fraction, 1);
   const exited = lesson.messages.find((m) => m.tracker.container && m.tracker.container.state === "exited").tracker;
-  assert.equal(trackerRows(exited)[2].text, "relaxed_carson · exited with code 0");
+  assert.deepEqual(trackerRows(exited)[2], { what: "container", state: "exited", text: "exited with code 0", about: "relaxed_carson" });
   assert.deepEqual(trackerRows(null).map((row) => row.state), ["none", "none", "none"]);
 });
 

@@ -43,10 +43,21 @@ def live(request: HttpRequest) -> HttpResponse:
     })
 
 
+# The present view's own parameters: everything else in its address is the data's query (present-state.js
+# readAddress splits an address the same way).
+PRESENT_VIEW_PARAMETERS = ("presenter", "at")
+PRESENT_SOURCES = ("session", "since", "until")
+
+
 @require_GET
 def present(request: HttpRequest) -> HttpResponse:
-    """The classroom view: the page alone; it asks /api/present/ for its data with the query it was opened with."""
-    return render(request, "archviz/present.html", {"presenter": request.GET.get("presenter") == "1"})
+    """The classroom view: the page alone; it asks /api/present/ for its data with the query it was opened with.
+    The page names that request in its head, so that the browser starts it before the scripts have loaded."""
+    query = request.GET.copy()
+    for name in PRESENT_VIEW_PARAMETERS:
+        query.pop(name, None)
+    api = f"/api/present/?{query.urlencode()}" if any(name in query for name in PRESENT_SOURCES) else ""
+    return render(request, "archviz/present.html", {"presenter": request.GET.get("presenter") == "1", "api": api})
 
 
 @require_GET

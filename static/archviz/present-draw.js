@@ -22,6 +22,24 @@ export function canvasMeasure(family) {
   return { label: measurer(400), title: measurer(700), header: measurer(700) };
 }
 
+// Fitting a text is a few measurements; a step draws the same labels again, so each fit is kept (per
+// geometry, which a new width replaces), up to FITS of them.
+const FITS = 20000;
+
+function remembered(fit) {
+  const known = new Map();
+  return (text, room, kind, lines) => {
+    const key = `${kind} ${lines} ${room} ${text}`;
+    let fitted = known.get(key);
+    if (!fitted) {
+      if (known.size >= FITS) known.clear();
+      fitted = fit(text, room, kind, lines);
+      known.set(key, fitted);
+    }
+    return fitted;
+  };
+}
+
 // The lanes share the whole width; labels take up to two lines of 22 px text.
 export function presentGeometry(width, lanes, measure) {
   const column = width / Math.max(lanes, 1);
@@ -29,16 +47,28 @@ export function presentGeometry(width, lanes, measure) {
     font: FONT, width, column, left: column / 2, row: 46, line: 27, below: 12, title: 40, alt: 38, maxLines: 2,
     header: 82, headerInset: [5, 4], self: 2 * column - 60, note: column * 1.4, noteHeight: 36, pad: 6, gap: 9, titleBaseline: 30,
     altBaseline: 28, tab: [64, 32],
-    fit: (text, room, kind, lines) => fitLines(text, room, lines, measure[kind] || measure.label),
+    fit: remembered((text, room, kind, lines) => fitLines(text, room, lines, measure[kind] || measure.label)),
   };
+}
+
+let drawn = { width: null, lanes: null, geometry: null };
+
+// The geometry of the last frame when its size and lanes are the same, so that its fits are kept.
+function geometryFor(width, lanes, measure) {
+  if (drawn.width !== width || drawn.lanes !== lanes) {
+    drawn = { width, lanes, geometry: presentGeometry(width, lanes.length, measure), header: null };
+  }
+  return drawn.geometry;
 }
 
 function layout(lesson, first, position, geometry, lanes) {
   const diagram = emptyDiagram(undefined, geometry, lanes);
+  const messages = lesson.messages.slice(first, position + 1);
+  const interactions = new Set(messages.map((message) => message.interaction).filter((id) => id !== null));
   applySequence(diagram, {
     participants: lesson.participants,
-    interactions: lesson.interactions,
-    messages: lesson.messages.slice(first, position + 1),
+    interactions: [...interactions].map((id) => lesson.byId.get(id)).filter(Boolean),
+    messages,
   });
   return diagram;
 }
@@ -46,8 +76,8 @@ function layout(lesson, first, position, geometry, lanes) {
 // Draws the arrows up to `position` that fit `height` pixels (the header included), the current one
 // marked; returns the index of the first arrow drawn.
 export function drawWindow({ svg, header, lesson, position, width, height, measure }) {
-  const lanes = lesson.participants.map((participant) => participant.id);
-  const geometry = presentGeometry(width, lanes.length, measure);
+  const lanes = lesson.lanes;
+  const geometry = geometryFor(width, lanes, measure);
   const probe = emptyDiagram(undefined, geometry, lanes);
   probe.participants = lesson.participants;
   const room = height - geometry.header - 4;
@@ -61,7 +91,10 @@ export function drawWindow({ svg, header, lesson, position, width, height, measu
     first += 1;
     diagram = layout(lesson, first, position, geometry, lanes);
   }
-  header.replaceChildren(headerNode(diagram));
+  if (drawn.header !== header.firstChild) {
+    header.replaceChildren(headerNode(diagram));
+    drawn.header = header.firstChild;
+  }
   svg.setAttribute("width", width);
   svg.setAttribute("height", room);
   svg.replaceChildren(...rowNodes(diagram, 0, diagram.rows.length, room, lesson.messages[position].id));

@@ -13,8 +13,8 @@ export const MIN_GAP_MS = 400;
 export const MAX_GAP_MS = 3000;
 // What the presenter window and the audience window share (the rest is each window's own).
 export const SHARED = ["position", "playing", "speed", "ask", "quiz", "answered", "blackout"];
-const SOURCE_KEYS = ["session", "since", "until"];
-// Parameters that are the view's own, not the data's: left out of the /api/present/ query.
+// Parameters that are the view's own, not the data's: left out of the /api/present/ query (views.present
+// splits the address the same way for the request it names in the page's head).
 const VIEW_KEYS = ["presenter", "at"];
 
 // The address ------------------------------------------------------------------------------------
@@ -29,7 +29,6 @@ export function readAddress(search, hash) {
   const at = hashed ? hashed[1] : params.get("at");
   return {
     query: query.toString(),
-    hasSource: SOURCE_KEYS.some((key) => query.has(key)),
     position: at !== null && /^\d+$/.test(at) ? Number(at) : null,
     presenter: params.get("presenter") === "1",
   };
@@ -52,6 +51,7 @@ export function readLesson(payload) {
   return {
     session: payload.session,
     participants: payload.participants,
+    lanes: payload.participants.map((participant) => participant.id),
     interactions: payload.interactions,
     byId: new Map(payload.interactions.map((interaction) => [interaction.id, interaction])),
     messages,

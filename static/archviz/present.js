@@ -49,6 +49,7 @@ const SELECTORS = {
   help: "#present-help",
 };
 const THEME_KEY = "archviz-present-theme";
+const ADDRESS_DELAY_MS = 150;
 // Actions each window keeps to itself, even when the presenter's window drives it.
 const OWN = new Set(["fullscreen", "help"]);
 
@@ -60,6 +61,8 @@ let state = null;
 let indexOf = new Map();
 let roles = new Map();
 let timer = null;
+let addressTimer = null;
+let sideKey = null;
 let driven = false;
 let measure = null;
 const channel = "BroadcastChannel" in window ? new BroadcastChannel(`archviz-present ${address.query}`) : null;
@@ -104,7 +107,7 @@ function rangeExplanation() {
 async function showNoSource() {
   let sessions = [];
   try {
-    const response = await fetch("/api/sessions/", { headers: { Accept: "application/json" } });
+    const response = await fetch("/api/sessions/");
     const body = response.ok ? await response.json() : null;
     sessions = Array.isArray(body) ? body : (body && Array.isArray(body.sessions) ? body.sessions : []);
   } catch {
@@ -142,10 +145,12 @@ async function readJson(response) {
 async function open() {
   applyTheme(localStorage.getItem(THEME_KEY) || (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark"));
   drawHelp();
-  if (!address.hasSource) return showNoSource();
+  // The page's head names the request (see views.present), so that it started before this script loaded.
+  const api = document.body.dataset.api;
+  if (!api) return showNoSource();
   let response;
   try {
-    response = await fetch(`/api/present/?${address.query}`, { headers: { Accept: "application/json" } });
+    response = await fetch(api);
   } catch (error) {
     return showMessage("error", "The dashboard did not answer", paragraph(`${error.message}: is manage.py serve still running? Reload this page once it is.`));
   }
@@ -167,7 +172,9 @@ async function open() {
   roles = new Map(lesson.participants.map((participant) => [participant.id, participant.role]));
   state = initialState(lesson, address.position);
   if (address.presenter) state = { ...state, score: loadScore() };
-  $(SELECTORS.title).textContent = lesson.session ? lesson.session.title || lesson.session.name : "recorded range";
+  $(SELECTORS.title).textContent = lesson.session
+    ? lesson.session.title || lesson.session.name
+    : `recorded ${clockTime(lesson.messages[0].time_ns)} – ${clockTime(lesson.messages[lesson.count - 1].time_ns)}`;
   $(SELECTORS.title).title = $(SELECTORS.title).textContent;
   $(SELECTORS.speed).replaceChildren(...SPEEDS.map((speed) => {
     const option = document.createElement("option");
@@ -186,6 +193,8 @@ async function open() {
   else if (channel) channel.postMessage({ type: "hello" });
   draw();
   document.body.dataset.ready = "true";
+  // When the first frame is drawn and the keys work (bench/present.py reads it).
+  performance.mark("present-ready");
 }
 
 // Acting -------------------------------------------------------------------------------------------------
@@ -207,11 +216,20 @@ function change(next) {
   state = next;
   draw();
   schedule();
-  if (moved) history.replaceState(null, "", `${location.pathname}${location.search}${positionHash(state.position)}`);
+  if (moved) rememberPosition();
   if (address.presenter) {
     broadcast();
     sessionStorage.setItem(scoreKey, JSON.stringify(state.score));
   }
+}
+
+// The address follows the position, written once stepping pauses: each history call costs milliseconds, and
+// browsers slow down pages that make hundreds of them.
+function rememberPosition() {
+  clearTimeout(addressTimer);
+  addressTimer = setTimeout(() => {
+    history.replaceState(null, "", `${location.pathname}${location.search}${positionHash(state.position)}`);
+  }, ADDRESS_DELAY_MS);
 }
 
 function schedule() {
@@ -318,14 +336,17 @@ function listen() {
     diagram.addEventListener("mouseleave", restore);
     diagram.addEventListener("focusout", restore);
   }
-  addEventListener("resize", draw);
+  addEventListener("resize", () => {
+    sideKey = null;
+    draw();
+  });
   document.addEventListener("fullscreenchange", () => {
     document.body.dataset.fullscreen = String(Boolean(document.fullscreenElement));
   });
 }
 
 document.addEventListener("keydown", (event) => {
-  if (event.target.matches("input[type=text], textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest?.("input[type=text], textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
   const action = actionFor(event);
   if (!action) return;
   event.preventDefault();
@@ -405,6 +426,18 @@ function drawNotes() {
   $(SELECTORS.notesBlackout).hidden = !state.blackout;
 }
 
+// The tracker and the step table, redrawn only when they change (most steps change neither).
+function drawSide(message) {
+  const tracker = trackerRows(message.tracker);
+  const steps = stepRows(lesson, state.position);
+  const key = JSON.stringify([tracker, steps.rows.map((row) => row.state), message.interaction]);
+  if (key === sideKey) return;
+  sideKey = key;
+  drawTracker($(SELECTORS.tracker), tracker);
+  drawSteps($(SELECTORS.steps), steps);
+  fitSteps($(SELECTORS.steps), $(SELECTORS.side));
+}
+
 function draw() {
   if (!lesson) return;
   const message = lesson.messages[state.position];
@@ -423,9 +456,7 @@ function draw() {
   showArrowLine(message, false);
   drawQuiz();
   drawAnswered();
-  drawTracker($(SELECTORS.tracker), trackerRows(message.tracker));
-  drawSteps($(SELECTORS.steps), stepRows(lesson, state.position));
-  fitSteps($(SELECTORS.steps), $(SELECTORS.side));
+  drawSide(message);
   if (address.presenter) drawNotes();
   else {
     $(SELECTORS.blackout).hidden = !state.blackout;

@@ -15,10 +15,10 @@ const act = (state, ...actions) => actions.reduce((s, action) => reduce(s, actio
 const at = (position) => ({ ...initialState(lesson), position });
 
 test("the address gives the data's query, the position and the presenter's window", () => {
-  assert.deepEqual(readAddress("?session=pull-nginx&at=17", ""), { query: "session=pull-nginx", hasSource: true, position: 17, presenter: false });
+  assert.deepEqual(readAddress("?session=pull-nginx&at=17", ""), { query: "session=pull-nginx", position: 17, presenter: false });
   assert.equal(readAddress("?session=s&at=3", "#i=12").position, 12, "the hash, which stepping rewrites, wins");
-  assert.deepEqual(readAddress("?since=1&until=2&presenter=1", "#i=x"), { query: "since=1&until=2", hasSource: true, position: null, presenter: true });
-  assert.equal(readAddress("", "").hasSource, false);
+  assert.deepEqual(readAddress("?since=1&until=2&presenter=1", "#i=x"), { query: "since=1&until=2", position: null, presenter: true });
+  assert.equal(readAddress("?presenter=1", "").query, "");
   assert.equal(readAddress(`?session=s`, positionHash(7)).position, 7);
 });
 

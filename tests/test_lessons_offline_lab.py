@@ -100,7 +100,8 @@ def test_docker_pull_nginx_comes_layer_by_layer_from_the_stand_in(classroom: Cla
     assert "latest: Pulling from library/nginx" in pulled.stdout
     assert pulled.stdout.count(": Pull complete") == 4, pulled.stdout
     assert "Status: Downloaded newer image for nginx:latest" in pulled.stdout
-    classroom.eventually("the client's pull", lambda: classroom.tapped("POST /images/create", fromImage="docker.io/library/nginx"))
+    classroom.eventually("the client's pull", lambda: classroom.tapped("POST /images/create",
+                                                                       fromImage="docker.io/library/nginx"))
     classroom.eventually("the registry's notification", lambda: classroom.notified("library/nginx"))
 
 

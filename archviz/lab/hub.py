@@ -69,16 +69,20 @@ class StandIn:
 
     repository: str
     tags: tuple[str, ...]
-    stands_for: str
     extra: tuple[Entry, ...] = ()
     cmd: tuple[str, ...] = ("sh",)
     exposed: tuple[str, ...] = ()
     stop_signal: str = ""
 
     @property
+    def name(self) -> str:
+        """What the lessons call it: `nginx` for Docker Hub's `library/nginx`."""
+        return self.repository.removeprefix("library/")
+
+    @property
     def description(self) -> str:
-        return (f"{STAND_IN_MARK} for Docker Hub's {self.stands_for}, built offline by archviz from Debian's "
-                f"busybox-static: not the real {self.stands_for} image.")
+        return (f"{STAND_IN_MARK} for Docker Hub's {self.name}, built offline by archviz from Debian's "
+                f"busybox-static: not the real {self.name} image.")
 
 
 def script(path: str, text: str) -> Entry:
@@ -126,16 +130,16 @@ It is not the real nginx image; it lets the lessons' commands work offline.</p>
 """
 
 STAND_INS = (
-    StandIn("library/nginx", ("latest", "1.27"), "nginx",
+    StandIn("library/nginx", ("latest", "1.27"),
             (script("usr/sbin/nginx", NGINX), Entry("usr/share/nginx/html/index.html", NGINX_PAGE.encode())),
             cmd=("nginx", "-g", "daemon off;"), exposed=("80/tcp",), stop_signal="SIGQUIT"),
-    StandIn("library/ubuntu", ("latest",), "ubuntu",
+    StandIn("library/ubuntu", ("latest",),
             (script("bin/bash", '#!/bin/sh\n# archviz lab stand-in: busybox sh answers for bash.\nexec sh "$@"\n'),),
             cmd=("/bin/bash",)),
-    StandIn("library/alpine", ("3.18", "latest"), "alpine",
+    StandIn("library/alpine", ("3.18", "latest"),
             (Entry("etc/alpine-release", b"3.18 (archviz lab stand-in)\n"),), cmd=("/bin/sh",)),
-    StandIn("library/hello-world", ("latest",), "hello-world", (script("hello", HELLO),), cmd=("/hello",)),
-    StandIn("library/busybox", ("latest",), "busybox", cmd=("sh",)),
+    StandIn("library/hello-world", ("latest",), (script("hello", HELLO),), cmd=("/hello",)),
+    StandIn("library/busybox", ("latest",), cmd=("sh",)),
 )
 
 
@@ -161,9 +165,9 @@ def applets_layer(applets: list[str]) -> Layer:
 
 
 def note_layer(stand_in: StandIn) -> Layer:
-    name = stand_in.repository.removeprefix("library/")
-    os_release = f'PRETTY_NAME="{STAND_IN_MARK} for {stand_in.stands_for} (busybox)"\nNAME="{name}"\nID=archviz-lab\n'
-    return Layer(f"COPY archviz-stand-in os-release /etc/ # says it stands in for {stand_in.stands_for}",
+    name = stand_in.name
+    os_release = f'PRETTY_NAME="{STAND_IN_MARK} for {name} (busybox)"\nNAME="{name}"\nID=archviz-lab\n'
+    return Layer(f"COPY archviz-stand-in os-release /etc/ # says it stands in for {name}",
                  (Entry("etc/archviz-stand-in", f"{stand_in.description}\n".encode()),
                   Entry("etc/os-release", os_release.encode())))
 
@@ -260,7 +264,7 @@ def put_image(storage: Storage, stand_in: StandIn, layers: tuple[Layer, ...], co
 
 def image_config(stand_in: StandIn, layers: tuple[Layer, ...], diff_ids: list[str]) -> dict[str, object]:
     labels = {DESCRIPTION: stand_in.description,
-              "org.opencontainers.image.title": f"{stand_in.stands_for} ({STAND_IN_MARK})"}
+              "org.opencontainers.image.title": f"{stand_in.name} ({STAND_IN_MARK})"}
     config: dict[str, object] = {"Env": [PATH], "Cmd": list(stand_in.cmd), "Labels": labels, "WorkingDir": "/"}
     if stand_in.exposed:
         config["ExposedPorts"] = {port: {} for port in stand_in.exposed}

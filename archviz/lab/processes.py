@@ -37,8 +37,8 @@ import requests
 from docker.errors import DockerException
 
 from archviz.lab import guard, hub
+from archviz.lab.hub import BUSYBOX
 
-BUSYBOX = Path("/bin/busybox")
 BUSYBOX_APPLETS = ("sh", "echo", "sleep", "cat", "ls", "true", "false", "env", "wc", "head", "dd", "printf")
 APT_PACKAGES = "docker.io docker-registry busybox-static"
 DAEMON_START_SECONDS = 60.0

@@ -6,11 +6,10 @@ is made of layers built from Debian's busybox-static: the binary, then one link 
 second pull finds them already there), then a note saying what the image stands in for, then what that image needs
 (a web page, a greeting). Each says in its `org.opencontainers.image.description` label that it is a lab stand-in.
 
-The images are built once into a cache folder laid out as a registry's own filesystem storage (distribution's
-layout: blobs by digest, repositories linking to them), keyed by the busybox binary, the machine and this file;
-each lab copies that tree into its registry's storage. So a lab starts without building or uploading anything, the
-seeding sends no registry notifications, and the daemon's image store stays empty of them: the lessons' first
-`docker pull` or `docker run` really pulls.
+The images are built once into a cache folder laid out as a registry's own filesystem storage (archviz.lab.storage),
+keyed by the busybox binary, the machine and the code; each lab copies that tree into its registry's storage. So a
+lab starts without building or uploading anything, the seeding sends no registry notifications, and the daemon's
+image store stays empty of them: the lessons' first `docker pull` or `docker run` really pulls.
 """
 
 from __future__ import annotations
@@ -25,9 +24,11 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from archviz.lab import storage
+from archviz.lab.storage import Storage, copy_into
 
 BUSYBOX = Path("/bin/busybox")
 # What a stand-in's description begins with; the inventory shows an image whose description does as a stand-in.
@@ -37,9 +38,6 @@ DESCRIPTION = "org.opencontainers.image.description"
 CREATED = "2024-01-01T00:00:00Z"
 MTIME = 1704067200
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-CONFIG = "application/vnd.docker.container.image.v1+json"
-LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
            "s390x": "s390x", "riscv64": "riscv64"}
 
@@ -210,58 +208,6 @@ def _info(entry: Entry) -> tarfile.TarInfo:
     return info
 
 
-@dataclass
-class Storage:
-    """A registry's filesystem storage (distribution's layout under `docker/registry/v2`), being written."""
-
-    root: Path
-    written: set[str] = field(default_factory=set)
-
-    @property
-    def v2(self) -> Path:
-        return self.root / "docker" / "registry" / "v2"
-
-    def blob(self, data: bytes) -> str:
-        digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
-        if digest not in self.written:
-            hexdigest = digest.removeprefix("sha256:")
-            _write(self.v2 / "blobs" / "sha256" / hexdigest[:2] / hexdigest / "data", data)
-            self.written.add(digest)
-        return digest
-
-    def link(self, repository: str, folder: str, digest: str) -> None:
-        _write(self.v2 / "repositories" / repository / folder / "sha256" / digest.removeprefix("sha256:") / "link",
-               digest.encode())
-
-    def tag(self, repository: str, tag: str, digest: str) -> None:
-        tags = self.v2 / "repositories" / repository / "_manifests" / "tags" / tag
-        _write(tags / "current" / "link", digest.encode())
-        self.link(repository, f"_manifests/tags/{tag}/index", digest)
-
-
-def put_image(storage: Storage, stand_in: StandIn, layers: tuple[Layer, ...], compressed: Callable[[Layer], bytes],
-              diff_id: Callable[[Layer], str]) -> str:
-    """Store the stand-in's layers, config and manifest in its repository, tag it; return the manifest's digest."""
-    descriptors = []
-    for layer in layers:
-        data = compressed(layer)
-        digest = storage.blob(data)
-        storage.link(stand_in.repository, "_layers", digest)
-        descriptors.append({"mediaType": LAYER, "size": len(data), "digest": digest})
-    config = json.dumps(image_config(stand_in, layers, [diff_id(layer) for layer in layers]),
-                        separators=(",", ":")).encode()
-    config_digest = storage.blob(config)
-    storage.link(stand_in.repository, "_layers", config_digest)
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST,
-                           "config": {"mediaType": CONFIG, "size": len(config), "digest": config_digest},
-                           "layers": descriptors}, indent=3).encode()
-    manifest_digest = storage.blob(manifest)
-    storage.link(stand_in.repository, "_manifests/revisions", manifest_digest)
-    for tag in stand_in.tags:
-        storage.tag(stand_in.repository, tag, manifest_digest)
-    return manifest_digest
-
-
 def image_config(stand_in: StandIn, layers: tuple[Layer, ...], diff_ids: list[str]) -> dict[str, object]:
     labels = {DESCRIPTION: stand_in.description,
               "org.opencontainers.image.title": f"{stand_in.name} ({STAND_IN_MARK})"}
@@ -303,7 +249,10 @@ def build(root: Path, busybox: Path = BUSYBOX) -> dict[str, str]:
     storage = Storage(root)
     digests = {}
     for stand_in in STAND_INS:
-        digest = put_image(storage, stand_in, layers_of(stand_in, shared), compressed, diff_id)
+        layers = layers_of(stand_in, shared)
+        config = json.dumps(image_config(stand_in, layers, [diff_id(layer) for layer in layers]),
+                            separators=(",", ":")).encode()
+        digest = storage.put_image(stand_in.repository, stand_in.tags, [compressed(layer) for layer in layers], config)
         digests.update({f"{stand_in.repository}:{tag}": digest for tag in stand_in.tags})
     return digests
 
@@ -312,10 +261,11 @@ def build(root: Path, busybox: Path = BUSYBOX) -> dict[str, str]:
 
 
 def cache_key(busybox: Path = BUSYBOX) -> str:
-    """What the built stand-ins depend on: the busybox binary, the machine, and this recipe."""
+    """What the built stand-ins depend on: the busybox binary, the machine, and the code that writes them."""
     digest = hashlib.sha256(busybox.read_bytes())
     digest.update(platform.machine().encode())
-    digest.update(Path(__file__).read_bytes())
+    for recipe in (Path(__file__), Path(storage.__file__)):
+        digest.update(recipe.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -343,31 +293,12 @@ def cached(cache: Path, busybox: Path = BUSYBOX) -> Path:
     return final
 
 
-def seed(storage: Path, cache: Path, busybox: Path = BUSYBOX) -> list[str]:
-    """Put the stand-ins into the registry storage at `storage`; return the references it now holds.
-
-    Files are hard-linked from the cache where they can be (blobs are never changed in place: a registry
-    only adds and removes them), copied otherwise; files already there are left alone."""
-    source = cached(cache, busybox)
-    for path in (source / "docker").rglob("*"):
-        if path.is_dir():
-            continue
-        target = storage / path.relative_to(source)
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError:  # another file system
-            shutil.copyfile(path, target)
+def seed(root: Path, cache: Path, busybox: Path = BUSYBOX) -> list[str]:
+    """Put the stand-ins into the registry storage whose root is `root`; return the references it now holds."""
+    copy_into(cached(cache, busybox), root)
     return references()
 
 
 def references() -> list[str]:
     """`library/nginx:latest`, …: what a lab's registry holds for the Hub stand-in."""
     return [f"{stand_in.repository}:{tag}" for stand_in in STAND_INS for tag in stand_in.tags]
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)

@@ -17,8 +17,11 @@ from typing import Any
 import docker
 from docker.errors import NotFound
 
+from archviz.lab.hub import DESCRIPTION, STAND_IN_MARK
+
 KINDS = ("image", "container", "network", "volume")
 _EXITED = re.compile(r"^Exited \((?P<code>-?\d+)\)")
+_STAND_IN = re.compile(rf"{re.escape(STAND_IN_MARK)} for Docker Hub's (?P<name>[a-z0-9._/-]+?),")
 Item = dict[str, Any]
 
 
@@ -39,14 +42,42 @@ def image_layers(history: list[dict[str, Any]], diff_ids: list[str]) -> list[Ite
 
 
 def image_item(summary: dict[str, Any], history: list[dict[str, Any]], inspect: dict[str, Any]) -> Item:
+    tags, digests = sorted(summary.get("RepoTags") or []), sorted(summary.get("RepoDigests") or [])
+    labels = summary.get("Labels") or (inspect.get("Config") or {}).get("Labels") or {}
     return {
         "id": summary["Id"],
-        "tags": sorted(summary.get("RepoTags") or []),
-        "digests": sorted(summary.get("RepoDigests") or []),
+        "tags": tags,
+        "digests": digests,
         "size": summary.get("Size"),
         "created": summary.get("Created"),
         "layers": image_layers(history, (inspect.get("RootFS") or {}).get("Layers") or []),
+        "stand_in": stand_in(labels, [*tags, *digests]),
     }
+
+
+def stand_in(labels: dict[str, str], references: list[str]) -> Item | None:
+    """What to say of an image whose description label says it is one of the lab's stand-ins for a Docker Hub
+    image (archviz.lab.hub), or None. A build inherits its base's labels, so an image that carries the label but
+    is not named as the stand-in (`lesson-app` built FROM alpine:3.18) is said to be built on one."""
+    found = _STAND_IN.match(labels.get(DESCRIPTION, ""))
+    if found is None:
+        return None
+    name = found["name"]
+    if name in {repository_of(reference) for reference in references}:
+        return {"stands_for": name, "badge": "lab stand-in",
+                "sentence": f"A lab stand-in for Docker Hub's {name}, not the real image: archviz built it offline "
+                            "from Debian's busybox-static, so the lessons' commands work with no internet."}
+    return {"stands_for": name, "badge": "built on a lab stand-in",
+            "sentence": f"Built on the lab's stand-in for Docker Hub's {name}, not on the real {name} image: "
+                        "it holds busybox, as its base does."}
+
+
+def repository_of(reference: str) -> str:
+    """`nginx:latest`, `docker.io/library/nginx@sha256:…` -> `nginx`; other repositories keep their full name."""
+    name = reference.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    return name.removeprefix("docker.io/").removeprefix("library/")
 
 
 def container_item(payload: dict[str, Any]) -> Item:
@@ -292,7 +323,8 @@ def refreshed(client: docker.DockerClient, inventory: Inventory, observation: di
         else:
             summary = {"Id": inspect["Id"], "RepoTags": inspect.get("RepoTags"),
                        "RepoDigests": inspect.get("RepoDigests"), "Size": inspect.get("Size"),
-                       "Created": iso_seconds(inspect.get("Created"))}
+                       "Created": iso_seconds(inspect.get("Created")),
+                       "Labels": (inspect.get("Config") or {}).get("Labels")}
             updated.images[inspect["Id"]] = image_item(summary, api.history(inspect["Id"]), inspect)
             touched.add(("image", inspect["Id"]))
             # A tag moves from one image to another: the old one loses it.

@@ -7,8 +7,8 @@ from django.db import models
 from archviz.observation import Observation, Source
 
 
-class StoredObservation(models.Model):
-    """An Observation as kept in the store: append-only, ordered by id (dense, in commit order)."""
+class ObservationFields(models.Model):
+    """An Observation's fields, as the store and saved sessions keep them."""
 
     time_ns = models.BigIntegerField(help_text="When it happened, in nanoseconds since the Unix epoch")
     source = models.CharField(max_length=16, choices=[(s.value, s.value) for s in Source])
@@ -17,6 +17,28 @@ class StoredObservation(models.Model):
     subject = models.CharField(max_length=512, blank=True)
     attributes = models.JSONField(default=dict)
     correlation = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def wire(self, number: int) -> dict[str, Any]:
+        """The JSON shape sent to browsers, as observation `number`. time_ns is a string: it does not fit in a JS
+        number."""
+        return {
+            "id": number,
+            "time_ns": str(self.time_ns),
+            "source": self.source,
+            "host": self.host,
+            "kind": self.kind,
+            "subject": self.subject,
+            "attributes": self.attributes,
+            "correlation": self.correlation,
+        }
+
+
+class StoredObservation(ObservationFields):
+    """An Observation as kept in the store: append-only, ordered by id (dense, in commit order)."""
+
     key = models.CharField(max_length=64, unique=True, null=True, editable=False)
 
     class Meta:
@@ -49,17 +71,7 @@ class StoredObservation(models.Model):
         )
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON shape sent to browsers. time_ns is a string: it does not fit in a JS number."""
-        return {
-            "id": self.pk,
-            "time_ns": str(self.time_ns),
-            "source": self.source,
-            "host": self.host,
-            "kind": self.kind,
-            "subject": self.subject,
-            "attributes": self.attributes,
-            "correlation": self.correlation,
-        }
+        return self.wire(self.pk)
 
 
 class AuditEvent(models.Model):
@@ -141,24 +153,15 @@ class Session(models.Model):
         return self.name
 
 
-class SessionObservation(models.Model):
+class SessionObservation(ObservationFields):
     """One observation of a session, at its place (1, 2, …: its id when the session is drawn)."""
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="observations")
     position = models.PositiveIntegerField()
-    time_ns = models.BigIntegerField()
-    source = models.CharField(max_length=16, choices=[(s.value, s.value) for s in Source])
-    host = models.CharField(max_length=255)
-    kind = models.CharField(max_length=64)
-    subject = models.CharField(max_length=512, blank=True)
-    attributes = models.JSONField(default=dict)
-    correlation = models.CharField(max_length=255, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "position"], name="session_position")]
         ordering = ["session", "position"]
 
     def to_wire(self) -> dict[str, Any]:
-        return {"id": self.position, "time_ns": str(self.time_ns), "source": self.source, "host": self.host,
-                "kind": self.kind, "subject": self.subject, "attributes": self.attributes,
-                "correlation": self.correlation}
+        return self.wire(self.position)

@@ -21,6 +21,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +162,26 @@ def start_serve(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("serve did not answer within 30 s")
+
+
+@contextmanager
+def served_with_tap(lab: Lab, port: int, data_dir: Path) -> Iterator[str]:
+    """`serve` on `port` with ARCHVIZ_TAP_SOCKET and the lab registry's token, in its own database; yields the
+    tap's DOCKER_HOST once the tap listens. On the webhook port, it also stores the registry's notifications."""
+    listen = Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock")
+    env = dashboard_env(data_dir, lab.docker_host) | {"ARCHVIZ_TAP_SOCKET": f"unix://{listen}",
+                                                      "ARCHVIZ_REGISTRY_TOKEN": lab.webhook_token}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    server = start_serve(port, env)
+    try:
+        deadline = time.monotonic() + 10
+        while not listen.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield f"unix://{listen}"
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        listen.unlink(missing_ok=True)
 
 
 def dashboard_env(data_dir: Path, docker_host: str) -> dict[str, str]:

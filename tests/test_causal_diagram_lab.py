@@ -5,8 +5,6 @@ command as its own box holding all of its effects, in causal order, with no gues
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from archviz.lab import Lab
-from tests.conftest import ROOT, dashboard_env, start_serve
+from tests.conftest import served_with_tap
 from tests.test_pulls_lab import build_and_push
 from tests.test_tap import docker
 
@@ -26,20 +24,8 @@ pytestmark = [pytest.mark.lab]
 @pytest.fixture
 def tapped_dashboard(lab: Lab, webhook_port: int, tmp_path: Path) -> Iterator[str]:
     """`serve` with ARCHVIZ_TAP_SOCKET, on the port the lab registry notifies; yields the tap's DOCKER_HOST."""
-    listen = Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock")
-    env = dashboard_env(tmp_path, lab.docker_host) | {"ARCHVIZ_TAP_SOCKET": f"unix://{listen}",
-                                                      "ARCHVIZ_REGISTRY_TOKEN": lab.webhook_token}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    server = start_serve(webhook_port, env)
-    try:
-        deadline = time.monotonic() + 10
-        while not listen.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield f"unix://{listen}"
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        listen.unlink(missing_ok=True)
+    with served_with_tap(lab, webhook_port, tmp_path) as docker_host:
+        yield docker_host
 
 
 def boxes(mermaid: str) -> list[list[str]]:

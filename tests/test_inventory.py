@@ -3,11 +3,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from archviz.inventory import Inventory, apply, changes, container_item, image_item, image_layers
+from archviz.inventory import Inventory, apply, changes, container_item, image_item, image_layers, repository_of
 
 DATA = Path(__file__).parent / "data" / "inventory"
 IMAGE = json.loads((DATA / "image_layers.json").read_text())
 CONTAINERS = json.loads((DATA / "containers.json").read_text())
+# `docker pull nginx` from the lab's Docker Hub stand-in, and `lesson-app` built FROM alpine:3.18 there.
+STAND_INS = json.loads((DATA / "stand_ins.json").read_text())
 
 
 def test_an_image_built_in_steps_has_one_layer_per_filesystem_step_oldest_first() -> None:
@@ -18,6 +20,40 @@ def test_an_image_built_in_steps_has_one_layer_per_filesystem_step_oldest_first(
     assert [layer["id"] for layer in image["layers"]] == IMAGE["inspect"]["RootFS"]["Layers"]
     assert image["layers"][0]["size"] > 1_000_000 and image["layers"][1]["size"] == 4
     assert image["tags"] == ["rec/layers:1"]
+
+
+def test_an_image_the_lab_built_to_stand_in_for_a_docker_hub_one_says_so() -> None:
+    recorded = STAND_INS["stand_in"]
+    listed = image_item(recorded["summary"], recorded["history"], recorded["inspect"])
+    assert listed["stand_in"] == {
+        "stands_for": "nginx", "badge": "lab stand-in",
+        "sentence": "A lab stand-in for Docker Hub's nginx, not the real image: archviz built it offline from "
+                    "Debian's busybox-static, so the lessons' commands work with no internet."}
+    assert [layer["created_by"].split(" #")[0] for layer in listed["layers"]] == [
+        "COPY busybox /bin/busybox", "RUN busybox --install -s /bin", "COPY archviz-stand-in os-release /etc/",
+        "COPY /usr/sbin/nginx /usr/share/nginx/html/index.html"]
+    inspected = image_item({"Id": recorded["inspect"]["Id"], "RepoTags": recorded["inspect"]["RepoTags"]}, [],
+                           recorded["inspect"])
+    assert inspected["stand_in"] == listed["stand_in"]
+
+
+def test_an_image_built_on_a_stand_in_inherits_its_label_and_is_said_to_be_built_on_one() -> None:
+    recorded = STAND_INS["built_on_stand_in"]
+    image = image_item(recorded["summary"], recorded["history"], recorded["inspect"])
+    assert image["tags"] == ["lesson-app:latest"]
+    assert image["stand_in"]["badge"] == "built on a lab stand-in"
+    assert image["stand_in"]["sentence"].startswith("Built on the lab's stand-in for Docker Hub's alpine, not on the "
+                                                    "real alpine image")
+
+
+def test_an_image_with_no_stand_in_label_is_shown_as_itself() -> None:
+    assert image_item(IMAGE["summary"], IMAGE["history"], IMAGE["inspect"])["stand_in"] is None
+
+
+def test_a_reference_names_its_repository_as_docker_hub_shortens_it() -> None:
+    assert [repository_of(reference) for reference in (
+        "nginx:latest", "nginx@sha256:47f5", "docker.io/library/alpine:3.18", "127.0.0.1:5000/lab/busybox:1",
+        "localhost:5000/web")] == ["nginx", "nginx", "alpine", "127.0.0.1:5000/lab/busybox", "localhost:5000/web"]
 
 
 def test_layers_whose_history_does_not_line_up_keep_their_ids_without_sizes() -> None:

@@ -50,3 +50,24 @@ def test_a_new_container_appears_in_place_and_the_tables_sort_filter_and_explain
         client.close()
     page.wait_for_selector(f".inventory-table[data-kind=container] tr:has(td:text-is('{name}'))", state="detached")
     page.close()
+
+
+def test_an_image_of_the_lab_hub_stand_in_wears_a_badge_and_its_detail_says_it_is_not_the_real_one(
+        chromium, dashboard: Dashboard, lab: Lab) -> None:
+    client = lab.client()
+    image = client.images.pull("busybox", tag="latest")  # from the lab registry, the daemon's Docker Hub mirror
+    try:
+        page = chromium.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{dashboard.url}/inventory/")
+        row = f".inventory-table[data-kind=image] tr[data-id='{image.id}']"
+        badge = page.wait_for_selector(f"{row} .badge.stand-in")
+        assert badge.inner_text() == "lab stand-in"
+        page.wait_for_selector(f"{row} button.link").click()
+        note = page.locator("#image-detail .detail-stand-in")
+        assert note.is_visible()
+        assert note.inner_text().startswith("A lab stand-in for Docker Hub's busybox, not the real image")
+        assert page.locator("#image-detail .detail-title .badge.stand-in").inner_text() == "lab stand-in"
+        page.close()
+    finally:
+        client.images.remove(image.id, force=True)
+        client.close()

@@ -14,6 +14,9 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from archviz.classroom.present import present
 from archviz.classroom.sessions import SHIPPED, SessionError, catalogue, parse
@@ -229,3 +232,30 @@ def test_the_present_api_over_a_live_range_is_the_same_mapping() -> None:
     shown = Client().get("/api/present/").json()
     rows = [row.to_wire() for row in StoredObservation.objects.order_by("id")]
     assert shown == json.loads(json.dumps(present(rows)))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=30,
+)
+valid = json.loads(session_file())
+
+
+@given(st.one_of(
+    st.binary(max_size=300),
+    json_values.map(lambda value: json.dumps(value).encode()),
+    st.tuples(st.sampled_from(sorted(valid)), json_values).map(
+        lambda change: json.dumps({**valid, change[0]: change[1]}).encode()),
+    st.tuples(st.sampled_from(sorted(valid["observations"][0])), json_values).map(
+        lambda change: json.dumps({**valid, "observations": [{**valid["observations"][0], change[0]: change[1]}]})
+        .encode()),
+))
+@examples(max_examples=300, deadline=None)
+def test_any_file_at_all_is_read_or_refused_with_a_reason(raw: bytes) -> None:
+    try:
+        session = parse(raw)
+    except SessionError as error:
+        assert str(error)
+    else:
+        assert all(int(o["time_ns"]) < 1 << 63 for o in session.observations)

@@ -142,9 +142,9 @@ def _observation(number: int, o: object) -> dict[str, Any]:
                            f"{', '.join(sorted(FIELDS))}")
     if not _nanoseconds(o["time_ns"]):
         raise SessionError(f"{where}: time_ns must be a string of digits (nanoseconds since the epoch)")
-    if o["source"] not in SOURCES:
+    if not isinstance(o["source"], str) or o["source"] not in SOURCES:
         raise SessionError(f"{where}: source {str(o['source'])[:40]!r} is not one of {', '.join(sorted(SOURCES))}")
-    if o["kind"] not in ALL_KINDS:
+    if not isinstance(o["kind"], str) or o["kind"] not in ALL_KINDS:
         raise SessionError(f"{where}: kind {str(o['kind'])[:64]!r} is not one archviz knows")
     for field, limit in LIMITS.items():
         if not isinstance(o[field], str) or len(o[field]) > limit:

@@ -23,6 +23,7 @@ Broadcast = Callable[[dict[str, Any]], None]
 LINE_LIMIT = 1024 * 1024
 _STEP = re.compile(r"^Step (?P<step>\d+)/(?P<steps>\d+) : (?P<instruction>.*)$", re.DOTALL)
 BROADCAST_EVERY = 0.1
+_ANNOUNCEMENTS = frozenset({"Already exists", "Pulling fs layer"})
 
 
 class JsonLines:
@@ -80,9 +81,18 @@ class PullProgress(JsonLines):
         self.landed: set[str] = set()
         self.sizes: dict[str, int] = {}
         self.last_sent = 0.0
+        self.announcing = True
 
     def line(self, line: dict[str, Any]) -> None:
         self.state = apply_line(self.state, line)
+        status = str(line.get("status", ""))
+        # The daemon first names every layer ("Already exists" or "Pulling fs layer"), then works on them: a layer
+        # found here is told once all are named, so that each observation can say how many the image has.
+        self.announcing = self.announcing and (status in _ANNOUNCEMENTS or status.startswith("Pulling from "))
+        if not self.announcing:
+            self._landed()
+
+    def _landed(self) -> None:
         for layer in self.state.layers:
             if layer.stage == "Downloading" and layer.total:
                 self.sizes[layer.id] = layer.total
@@ -90,13 +100,14 @@ class PullProgress(JsonLines):
                 self.landed.add(layer.id)
                 self.observe("api-pull-layer", self.state.reference,
                              {"layer": layer.id, "message": layer.stage, "size": self.sizes.get(layer.id, 0),
-                              "layers": len(self.state.layers)})  # every layer is announced before any lands
+                              "layers": len(self.state.layers)})
 
     def fed(self) -> None:
         if time.monotonic() - self.last_sent >= BROADCAST_EVERY:
             self._send()
 
     def finish(self, ending: Ending) -> None:
+        self._landed()
         if self.state.status not in ("done", "failed"):
             status = "done" if ending is Ending.COMPLETE else "failed"
             self.state = PullState(self.state.reference, status, self.state.message, self.state.layers)

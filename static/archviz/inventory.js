@@ -37,7 +37,7 @@ function columns(host) {
     ],
     image: [
       ["image", (i) => ({ text: imageName(i) + (i.tags.length > 1 ? ` +${i.tags.length - 1} more` : ""),
-                          title: [...i.tags, ...i.digests].join("\n") })],
+                          title: [...i.tags, ...i.digests].join("\n"), badge: i.stand_in })],
       ["id", (i) => ({ text: short(i.id) })],
       ["size", (i) => ({ text: humanSize(i.size), sort: i.size })],
       ["layers", (i) => (i.layers ? { text: String(i.layers.length), sort: i.layers.length, link: true }
@@ -111,6 +111,7 @@ function drawTable(host, kind, flashing = new Set()) {
         button.addEventListener("click", () => showImage(host, item));
         td.append(button);
       } else td.textContent = cell.text;
+      if (cell.badge) td.append(" ", standInBadge(cell.badge));
       if (cell.title) td.title = cell.title;
       if (cell.failed) td.dataset.failed = "true";
       tr.append(td);
@@ -119,9 +120,22 @@ function drawTable(host, kind, flashing = new Set()) {
   }));
 }
 
+// An image the lab built to stand in for a Docker Hub one (or built on one) says so, never passing for the real one.
+function standInBadge(standIn) {
+  const badge = document.createElement("span");
+  badge.className = "badge stand-in";
+  badge.textContent = standIn.badge;
+  badge.title = standIn.sentence;
+  return badge;
+}
+
 function showImage(host, image) {
   const dialog = $(SELECTORS.detail);
   dialog.querySelector(".detail-title").textContent = imageName(image);
+  if (image.stand_in) dialog.querySelector(".detail-title").append(" ", standInBadge(image.stand_in));
+  const standIn = dialog.querySelector(".detail-stand-in");
+  standIn.hidden = !image.stand_in;
+  standIn.textContent = image.stand_in ? image.stand_in.sentence : "";
   dialog.querySelector(".detail-facts").textContent =
     `${image.id} · ${humanSize(image.size)} · ${image.layers.length} layers · ${image.tags.join(", ") || "untagged"}`;
   const others = [...host.images.values()].filter((other) => other.id !== image.id);

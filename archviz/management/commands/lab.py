@@ -1,19 +1,47 @@
-"""`manage.py lab up|down|status`: a real dockerd and registry on loopback, private to archviz."""
+"""`manage.py lab up|down|status|ping`: a real dockerd and registries on loopback, private to archviz.
+
+`up --print-env` prints the lines `./scripts/serve` evaluates: the daemon's socket for the dashboard, the tap's socket
+for `serve` to listen on, and the registry's webhook token. The help's epilog names both sockets.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
 from archviz.lab import Lab, LabError
 from archviz.watcher import daemon_unreachable_reason, docker_host, unreachable_hint
 
+SOCKETS = """The lab has two sockets, in ARCHVIZ_LAB_DIR ({root}):
+  {daemon}
+      the lab daemon's own; `serve` and `watch` watch it (their DOCKER_HOST)
+  {tap}
+      the API tap in front of it, which `./scripts/serve` runs (ARCHVIZ_TAP_SOCKET); point the docker CLI
+      there and the dashboard sees each of its requests:
+        export DOCKER_HOST={tap}
+
+The lab registry is also the daemon's Docker Hub mirror, holding stand-ins (built here from Debian's
+busybox-static, labelled as stand-ins) for nginx, ubuntu, alpine:3.18, hello-world and busybox. Whatever
+else the daemon asks of the internet goes to a guard port that refuses it: `docker pull some/unknown`
+fails at once, and nothing leaves the machine."""
+
+
+class HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's order of options, with the epilog's lines kept as written."""
+
 
 class Command(BaseCommand):
-    help = "Start, stop or describe the lab: a private dockerd and registry with a base image."
+    help = "Start, stop or describe the lab: a private dockerd and registries, with the lessons' images offline."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, formatter_class=HelpFormatter, **kwargs)
+        lab = Lab(settings.ARCHVIZ_LAB_DIR)
+        parser.epilog = SOCKETS.format(root=lab.root, daemon=lab.docker_host, tap=f"unix://{lab.tap_socket}")
+        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["up", "down", "status", "ping"],
@@ -21,8 +49,8 @@ class Command(BaseCommand):
         parser.add_argument("--webhook", default="http://127.0.0.1:8000/hooks/registry/",
                             help="where the registry sends its notifications ('' for nowhere)")
         parser.add_argument("--print-env", action="store_true",
-                            help="after `up`, print only the `export` lines of DOCKER_HOST and "
-                                 "ARCHVIZ_REGISTRY_TOKEN (for eval in a shell)")
+                            help="after `up`, print only the `export` lines of DOCKER_HOST (the daemon's socket), "
+                                 "ARCHVIZ_TAP_SOCKET (the tap's) and ARCHVIZ_REGISTRY_TOKEN, for eval in a shell")
 
     def handle(self, *args: Any, action: str, webhook: str, print_env: bool, **options: Any) -> None:
         if action == "ping":
@@ -36,12 +64,17 @@ class Command(BaseCommand):
                 lab.up(say=say)
                 if print_env:
                     self.stdout.write(f"export DOCKER_HOST={lab.docker_host}")
+                    # One set already wins: the line keeps it.
+                    self.stdout.write(f"export ARCHVIZ_TAP_SOCKET=${{ARCHVIZ_TAP_SOCKET:-unix://{lab.tap_socket}}}")
                     self.stdout.write(f"export ARCHVIZ_REGISTRY_TOKEN=$(cat {lab.root / 'webhook-token'})")
                 else:
                     self.stdout.write(
                         f"The lab is up. Use it with the docker CLI:\n"
                         f"  export DOCKER_HOST={lab.docker_host}\n"
-                        f"  docker run --rm {lab.base_image} echo hello\n"
+                        f"  docker run hello-world\n"
+                        f"To watch the client's requests too, serve the dashboard with the API tap in front of it\n"
+                        f"  ARCHVIZ_TAP_SOCKET=unix://{lab.tap_socket} python manage.py serve\n"
+                        f"and point the CLI there instead: export DOCKER_HOST=unix://{lab.tap_socket}\n"
                         f"Its registry notifies {webhook or 'no one'}; to receive that, start the dashboard with\n"
                         f"  ARCHVIZ_REGISTRY_TOKEN=$(cat {lab.root / 'webhook-token'})\n"
                         f"Its second registry, {lab.auth_registry_address}, asks for a login:\n"

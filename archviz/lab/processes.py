@@ -1,13 +1,15 @@
-"""The lab: a real dockerd and two real registries on this machine, private to archviz, on loopback only.
+"""The lab's processes: a real dockerd, two real registries and the network guard, on loopback only.
 
-The first registry takes anything from anyone; the second asks for a login (distribution's htpasswd auth),
-with a user name and a password made at random for each lab, so `docker login` and the credentials it
-hands the daemon can be watched (and checked to stay out of archviz).
+The first registry takes anything from anyone, and is also the daemon's Docker Hub mirror, seeded with the
+lessons' images (archviz.lab.hub); the second asks for a login (distribution's htpasswd auth), with a user name
+and a password made at random for each lab, so `docker login` and the credentials it hands the daemon can be
+watched (and checked to stay out of archviz).
 
 Used by `manage.py lab up|down|status`, by the run command when no daemon is reachable, and by the
 test suite. The daemon runs with no bridge network, no iptables and no masquerading, so nothing it
-runs can reach an address off loopback; the base image is built here from Debian's busybox-static,
-so nothing is ever pulled from Docker Hub.
+runs can reach an address off loopback, and with its proxy variables pointing at the guard
+(archviz.lab.guard), so nothing it asks for itself can either. Every image is built here from Debian's
+busybox-static; nothing is ever pulled from Docker Hub.
 """
 
 from __future__ import annotations
@@ -19,26 +21,33 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
 import requests
 from docker.errors import DockerException
 
-BUSYBOX = Path("/bin/busybox")
+from archviz.lab import guard, hub
+from archviz.lab.hub import BUSYBOX
+
 BUSYBOX_APPLETS = ("sh", "echo", "sleep", "cat", "ls", "true", "false", "env", "wc", "head", "dd", "printf")
 APT_PACKAGES = "docker.io docker-registry busybox-static"
 DAEMON_START_SECONDS = 60.0
 REGISTRY_START_SECONDS = 20.0
 AUTH_USER = "archviz"
 STOP_SECONDS = 20.0
+POLL_SECONDS = 0.02
+# Only loopback goes straight out; everything else the daemon asks for goes to the guard.
+NO_PROXY = "localhost,127.0.0.0/8,::1"
 
 
 class LabError(Exception):
@@ -53,6 +62,8 @@ class Lab:
     # Where the first registry sends its notifications (each endpoint gets every event, with the bearer token);
     # the one that asks for a login sends none.
     webhooks: tuple[str, ...] = ()
+    # Where the Docker Hub stand-in is built once, for every lab on this machine.
+    cache: Path = field(default_factory=hub.default_cache)
 
     @property
     def socket(self) -> Path:
@@ -61,6 +72,20 @@ class Lab:
     @property
     def docker_host(self) -> str:
         return f"unix://{self.socket}"
+
+    @property
+    def tap_socket(self) -> Path:
+        """Where `./scripts/serve` runs the API tap in front of the lab's daemon (ARCHVIZ_TAP_SOCKET)."""
+        return self.root / "tap.sock"
+
+    @property
+    def guard_record(self) -> Path:
+        """One JSON line per request the guard refused (archviz.lab.guard.attempts reads it)."""
+        return self.root / "guard.jsonl"
+
+    @property
+    def guard_address(self) -> str:
+        return f"127.0.0.1:{(self.root / 'guard.port').read_text().strip()}"
 
     @property
     def registry_address(self) -> str:
@@ -96,21 +121,27 @@ class Lab:
     # Lifecycle ----------------------------------------------------------------------------------
 
     def up(self, say: Callable[[str], None] = print) -> None:
+        """Start what is not running (all at once, then wait for each to answer), then push the base image."""
         check_tools()
         self.root.mkdir(parents=True, exist_ok=True)
+        answering: list[Callable[[], None]] = []
         if self.daemon_pid() is None:
             say(f"starting dockerd on {self.docker_host}")
-            self.start_daemon()
+            self._spawn_daemon()
+            answering.append(self._daemon_answers)
         if self.registry_pid() is None:
-            say(f"starting the registry on {self.registry_address}")
-            self._start_registry("registry", self.registry_address, registry_config(
-                self.root / "registry", self.registry_address, self.webhooks, self.webhook_token))
+            say(f"starting the registry on {self.registry_address}, also the daemon's Docker Hub stand-in")
+            hub.seed(self.root / "registry", self.cache)
+            answering.append(self._spawn_registry("registry", self.registry_address, registry_config(
+                self.root / "registry", self.registry_address, self.webhooks, self.webhook_token)))
         if self.auth_registry_pid() is None:
             say(f"starting the registry with a login on {self.auth_registry_address}")
             htpasswd = self.root / "htpasswd"
             htpasswd.write_text(htpasswd_line(self.auth_user, self.auth_password))
-            self._start_registry("auth-registry", self.auth_registry_address, registry_config(
-                self.root / "auth-registry", self.auth_registry_address, htpasswd=htpasswd))
+            answering.append(self._spawn_registry("auth-registry", self.auth_registry_address, registry_config(
+                self.root / "auth-registry", self.auth_registry_address, htpasswd=htpasswd)))
+        for wait in answering:
+            wait()
         say(f"building and pushing {self.base_image}")
         self._push_base_image()
 
@@ -121,7 +152,8 @@ class Lab:
             say("stopping dockerd")
             _stop(pid)
         for name, pid in (("the registry", self.registry_pid()),
-                          ("the registry with a login", self.auth_registry_pid())):
+                          ("the registry with a login", self.auth_registry_pid()),
+                          ("the network guard", self.guard_pid())):
             if pid is not None:
                 say(f"stopping {name}")
                 _stop(pid)
@@ -139,28 +171,47 @@ class Lab:
             "auth_registry_address": self.auth_registry_address,
             "auth_registry_user": self.auth_user,
             "auth_registry_password_file": str(self.root / "auth-password"),
+            "tap_socket": f"unix://{self.tap_socket}",
+            "hub_mirror": f"http://{self.registry_address}",
+            "guard": self.guard_pid(),
+            "guard_record": str(self.guard_record),
         }
 
     def start_daemon(self) -> None:
-        log = (self.root / "dockerd.log").open("ab")
-        subprocess.Popen(
-            [
-                "dockerd",
-                "--data-root", str(self.root / "data"),
-                "--exec-root", str(self.root / "exec"),
-                "--pidfile", str(self.root / "dockerd.pid"),
-                "--host", self.docker_host,
-                "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
-            ],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        """Start dockerd with the lab registry as its Docker Hub mirror and the guard as its proxy; wait for it."""
+        self._spawn_daemon()
+        self._daemon_answers()
+
+    def _spawn_daemon(self) -> None:
+        if self.guard_pid() is None:
+            self._start_guard()
+        with (self.root / "dockerd.log").open("ab") as log:
+            subprocess.Popen(
+                [
+                    "dockerd",
+                    "--data-root", str(self.root / "data"),
+                    "--exec-root", str(self.root / "exec"),
+                    "--pidfile", str(self.root / "dockerd.pid"),
+                    "--host", self.docker_host,
+                    "--registry-mirror", f"http://{self.registry_address}",
+                    "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
+                ],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=guarded(dict(os.environ), f"http://{self.guard_address}"),
+            )
+
+    def _daemon_answers(self) -> None:
         deadline = time.monotonic() + DAEMON_START_SECONDS
-        while time.monotonic() < deadline:
-            try:
-                self.client(timeout=2).ping()
-                return
-            except (DockerException, requests.exceptions.RequestException):
-                time.sleep(0.1)
+        client = self.client(timeout=2)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    client.ping()
+                    return
+                except (DockerException, requests.exceptions.RequestException):
+                    time.sleep(POLL_SECONDS)
+        finally:
+            client.close()
         raise LabError(f"dockerd did not answer on {self.docker_host} within {DAEMON_START_SECONDS:.0f} s:\n"
                        + self._tail("dockerd.log"))
 
@@ -192,28 +243,49 @@ class Lab:
     def auth_registry_pid(self) -> int | None:
         return _live_pid(self.root / "auth-registry.pid", "docker-registry")
 
-    def _start_registry(self, name: str, address: str, config: str) -> None:
-        """Start a registry whose config, log and pid file are NAME.yml, NAME.log and NAME.pid."""
+    def guard_pid(self) -> int | None:
+        return _live_pid(self.root / "guard.pid", "guard.py")
+
+    def _start_guard(self) -> None:
+        """Bind a free loopback port here and hand it to the guard: it takes connections from the first moment."""
+        with socket.socket() as listener, (self.root / "guard.log").open("ab") as log:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            process = subprocess.Popen(
+                [sys.executable, "-I", guard.__file__, str(listener.fileno()), str(self.guard_record)],
+                pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                start_new_session=True,
+            )
+            (self.root / "guard.pid").write_text(str(process.pid))
+            (self.root / "guard.port").write_text(str(listener.getsockname()[1]))
+
+    def _spawn_registry(self, name: str, address: str, config: str) -> Callable[[], None]:
+        """Start a registry whose config, log and pid file are NAME.yml, NAME.log and NAME.pid; return what waits
+        until it answers."""
         config_path = self.root / f"{name}.yml"
         config_path.write_text(config)
-        log = (self.root / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            ["docker-registry", "serve", str(config_path)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with (self.root / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                ["docker-registry", "serve", str(config_path)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         (self.root / f"{name}.pid").write_text(str(process.pid))
-        deadline = time.monotonic() + REGISTRY_START_SECONDS
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise LabError(f"the registry on {address} exited at start:\n{self._tail(f'{name}.log')}")
-            try:
-                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
-                    return
-            except urllib.error.HTTPError:
-                return  # it answers (the one with a login answers 401 Unauthorized)
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise LabError(f"the registry did not answer on {address}:\n{self._tail(f'{name}.log')}")
+
+        def answers() -> None:
+            deadline = time.monotonic() + REGISTRY_START_SECONDS
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise LabError(f"the registry on {address} exited at start:\n{self._tail(f'{name}.log')}")
+                try:
+                    with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
+                        return
+                except urllib.error.HTTPError:
+                    return  # it answers (the one with a login answers 401 Unauthorized)
+                except (urllib.error.URLError, OSError):
+                    time.sleep(POLL_SECONDS)
+            raise LabError(f"the registry did not answer on {address}:\n{self._tail(f'{name}.log')}")
+
+        return answers
 
     def _push_base_image(self) -> None:
         repository, tag = self.base_image.rsplit(":", 1)
@@ -285,6 +357,12 @@ def busybox_rootfs() -> bytes:
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             archive.addfile(link)
     return buffer.getvalue()
+
+
+def guarded(environment: dict[str, str], proxy: str) -> dict[str, str]:
+    """The daemon's environment: every proxy variable (Go reads either case) sends what is off loopback to `proxy`."""
+    names = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+    return environment | dict.fromkeys(names, proxy) | {"NO_PROXY": NO_PROXY, "no_proxy": NO_PROXY}
 
 
 def htpasswd_line(user: str, password: str) -> str:

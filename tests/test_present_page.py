@@ -361,8 +361,10 @@ def test_the_presenter_window_drives_the_audience_window(chromium, classroom: Cl
     audience = context.new_page()
     audience.goto(classroom.present())
     audience.wait_for_selector("body[data-ready=true]")
+    notes = audience.locator("#present-presenter")
+    assert notes.get_attribute("href") == f"/present/?{classroom.query}&presenter=1"
     presenter = context.new_page()
-    presenter.goto(classroom.present("&presenter=1"))
+    presenter.goto(classroom.url + notes.get_attribute("href"))
     presenter.wait_for_selector("body[data-ready=true]")
     messages = lesson(presenter)["messages"]
     audience.wait_for_function("document.body.dataset.driven === 'true'")

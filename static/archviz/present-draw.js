@@ -8,7 +8,7 @@ import { windowStart } from "./present-state.js";
 import { headerNode, rowNodes } from "./sequence.js";
 
 // The smallest text on the page, in CSS pixels (present.css writes every text at least this big).
-export const FONT = 22;
+const FONT = 22;
 // A label is fitted a little narrower than measured, so that a font's rounding never makes it spill.
 const SAFETY = 1.04;
 
@@ -41,7 +41,7 @@ function remembered(fit) {
 }
 
 // The lanes share the whole width; labels take up to two lines of 22 px text.
-export function presentGeometry(width, lanes, measure) {
+function presentGeometry(width, lanes, measure) {
   const column = width / Math.max(lanes, 1);
   return {
     font: FONT, width, column, left: column / 2, row: 46, line: 27, below: 12, title: 40, alt: 38, maxLines: 2,

@@ -80,7 +80,6 @@ export function initialState(lesson, position = null) {
     quiz: null,
     answered: null,
     blackout: false,
-    help: false,
     score: { right: 0, wrong: 0 },
   };
 }
@@ -153,13 +152,12 @@ const REDUCERS = {
   hint: (state) => (state.quiz ? { ...state, quiz: { ...state.quiz, hint: true } } : state),
   answer: (state, action, lesson) => (state.quiz ? reveal(state, lesson, action.choice) : state),
   blackout: (state) => ({ ...state, blackout: !state.blackout }),
-  help: (state, action) => ({ ...state, help: action.open ?? !state.help }),
   // The presenter's window says where the lesson is: the audience's window takes it as it is.
-  sync: (state, action, lesson) => ({ ...state, ...action.shared, position: clamp(action.shared.position, lesson.count) }),
+  sync: (state, action, lesson) => ({ ...state, ...shared(action.shared), position: clamp(action.shared.position, lesson.count) }),
 };
 
-// The state after `action` ({type, …}); an action this module does not know (fullscreen: the page's
-// own business) leaves it as it was.
+// The state after `action` ({type, …}); an action this module does not know (full screen, the help: each
+// window's own business) leaves it as it was.
 export function reduce(state, action, lesson) {
   const reducer = REDUCERS[action.type];
   return reducer && lesson.count > 0 ? reducer(state, action, lesson) : state;

@@ -50,8 +50,6 @@ const SELECTORS = {
 };
 const THEME_KEY = "archviz-present-theme";
 const ADDRESS_DELAY_MS = 150;
-// Actions each window keeps to itself, even when the presenter's window drives it.
-const OWN = new Set(["fullscreen", "help"]);
 
 const $ = (selector) => document.querySelector(selector);
 const address = readAddress(location.search, location.hash);
@@ -109,7 +107,7 @@ async function showNoSource() {
   try {
     const response = await fetch("/api/sessions/");
     const body = response.ok ? await response.json() : null;
-    sessions = Array.isArray(body) ? body : (body && Array.isArray(body.sessions) ? body.sessions : []);
+    sessions = body && Array.isArray(body.sessions) ? body.sessions : [];
   } catch {
     sessions = [];
   }
@@ -199,15 +197,13 @@ async function open() {
 
 // Acting -------------------------------------------------------------------------------------------------
 
+// Full screen and the help are each window's own; the rest goes to the presenter's window when it drives this one.
 function dispatch(action) {
-  if (action.type === "fullscreen") return toggleFullscreen();
-  if (action.type === "help") return setHelp(action.open ?? !$(SELECTORS.help).open);
-  if (!lesson) return undefined;
-  if (driven && !OWN.has(action.type)) {
-    channel.postMessage({ type: "action", action });
-    return undefined;
-  }
-  return change(reduce(state, action, lesson));
+  if (action.type === "fullscreen") toggleFullscreen();
+  else if (action.type === "help") toggleHelp();
+  else if (!lesson) return;
+  else if (driven) channel.postMessage({ type: "action", action });
+  else change(reduce(state, action, lesson));
 }
 
 function change(next) {
@@ -242,13 +238,13 @@ function schedule() {
 
 function toggleFullscreen() {
   const request = document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen();
-  return request.catch((error) => console.warn("archviz: full screen refused:", error.message));
+  request.catch((error) => console.warn("archviz: full screen refused:", error.message));
 }
 
-function setHelp(open) {
+function toggleHelp() {
   const dialog = $(SELECTORS.help);
-  if (open && !dialog.open) dialog.showModal();
-  if (!open && dialog.open) dialog.close();
+  if (dialog.open) dialog.close();
+  else dialog.showModal();
 }
 
 function applyTheme(theme) {
@@ -305,6 +301,8 @@ function listen() {
     applyTheme(theme);
     draw();
   });
+  const notes = $(SELECTORS.presenterLink);
+  if (notes) notes.href = `/present/?${address.query}&presenter=1`;
   const audience = $(SELECTORS.audience);
   if (audience) {
     audience.addEventListener("click", () => {
@@ -318,7 +316,6 @@ function listen() {
     const choice = event.target.closest("button[data-choice]");
     if (choice) dispatch({ type: "answer", choice: choice.dataset.choice });
   });
-  $(SELECTORS.help).addEventListener("close", () => document.body.removeAttribute("data-help"));
   const diagram = $(SELECTORS.diagram);
   if (diagram) {
     diagram.addEventListener("click", (event) => {

@@ -155,6 +155,7 @@ MEASURE = """() => {
     scroll: [root.scrollWidth - root.clientWidth, root.scrollHeight - root.clientHeight],
     spread: (Math.max(...lanes) - Math.min(...lanes)) / area.width,
     arrows: document.querySelectorAll("#present-diagram g.message").length,
+    lanes: document.querySelectorAll("#present-header g.participant").length,
   };
 }"""
 
@@ -188,7 +189,8 @@ def test_every_frame_fits_a_projector_with_text_of_22_px_and_nothing_cut_or_scro
     chromium, classroom: Classroom, width: int, height: int, tmp_path: Path,  # noqa: ANN001
 ) -> None:
     page = open_page(chromium, classroom.present("#i=0"), width, height)
-    count = len(lesson(page)["messages"])
+    data = lesson(page)
+    count = len(data["messages"])
     assert count >= 40
     for index in range(count):
         measured = page.evaluate(MEASURE)
@@ -198,6 +200,7 @@ def test_every_frame_fits_a_projector_with_text_of_22_px_and_nothing_cut_or_scro
         assert measured["scroll"] == [0, 0] and measured["overflowing"] == [], where
         assert measured["spread"] > 0.75, f"the lanes use {measured['spread']:.0%} of the width {where}"
         assert measured["arrows"] >= min(index + 1, 4), where
+        assert measured["lanes"] == len(data["participants"]), where
         assert drawn(page)[-1] == lesson_ids(page)[index]
         page.keyboard.press("ArrowRight")
     for theme in ("light", "dark"):

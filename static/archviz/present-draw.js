@@ -51,12 +51,13 @@ function presentGeometry(width, lanes, measure) {
   };
 }
 
-let drawn = { width: null, lanes: null, geometry: null };
+// The last frame's size, lanes and geometry, and whether its lanes' header is drawn (it changes only with them).
+let drawn = { width: null, lanes: null, geometry: null, header: false };
 
 // The geometry of the last frame when its size and lanes are the same, so that its fits are kept.
 function geometryFor(width, lanes, measure) {
   if (drawn.width !== width || drawn.lanes !== lanes) {
-    drawn = { width, lanes, geometry: presentGeometry(width, lanes.length, measure), header: null };
+    drawn = { width, lanes, geometry: presentGeometry(width, lanes.length, measure), header: false };
   }
   return drawn.geometry;
 }
@@ -91,9 +92,9 @@ export function drawWindow({ svg, header, lesson, position, width, height, measu
     first += 1;
     diagram = layout(lesson, first, position, geometry, lanes);
   }
-  if (drawn.header !== header.firstChild) {
+  if (!drawn.header) {
     header.replaceChildren(headerNode(diagram));
-    drawn.header = header.firstChild;
+    drawn.header = true;
   }
   svg.setAttribute("width", width);
   svg.setAttribute("height", room);

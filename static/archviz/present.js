@@ -423,18 +423,21 @@ function drawNotes() {
   $(SELECTORS.notesBlackout).hidden = !state.blackout;
 }
 
-// The tracker and the step table, redrawn only when they change (most steps change neither).
+// The tracker and the step table, redrawn only when they change (most steps change neither); says whether
+// they did.
 function drawSide(message) {
   const tracker = trackerRows(message.tracker);
   const steps = stepRows(lesson, state.position);
   const key = JSON.stringify([tracker, steps.rows.map((row) => row.state), message.interaction]);
-  if (key === sideKey) return;
+  if (key === sideKey) return false;
   sideKey = key;
   drawTracker($(SELECTORS.tracker), tracker);
   drawSteps($(SELECTORS.steps), steps);
-  fitSteps($(SELECTORS.steps), $(SELECTORS.side));
+  return true;
 }
 
+// Everything is written first, then measured once (the diagram's room, whether the steps fit), then the
+// diagram is written: one layout a step, not one per measurement.
 function draw() {
   if (!lesson) return;
   const message = lesson.messages[state.position];
@@ -453,19 +456,15 @@ function draw() {
   showArrowLine(message, false);
   drawQuiz();
   drawAnswered();
-  drawSide(message);
+  const sideChanged = drawSide(message);
   if (address.presenter) drawNotes();
-  else {
-    $(SELECTORS.blackout).hidden = !state.blackout;
-    const area = $(SELECTORS.diagramArea);
+  else $(SELECTORS.blackout).hidden = !state.blackout;
+  const area = $(SELECTORS.diagramArea);
+  const room = area && { width: area.clientWidth, height: area.clientHeight };
+  if (sideChanged) fitSteps($(SELECTORS.steps), $(SELECTORS.side));
+  if (area) {
     body.first = String(drawWindow({
-      svg: $(SELECTORS.diagram),
-      header: $(SELECTORS.header),
-      lesson,
-      position: state.position,
-      width: area.clientWidth,
-      height: area.clientHeight,
-      measure,
+      svg: $(SELECTORS.diagram), header: $(SELECTORS.header), lesson, position: state.position, ...room, measure,
     }));
   }
 }

@@ -11,6 +11,7 @@ from archviz.kinds import ALL_KINDS
 from archviz.sequence import sequence
 from archviz.sequence.rules import ENDPOINTS, endpoint_for
 from archviz.sequence.sequencer import Sequencer
+from tests.recorded import scenario
 
 HOST = "unix:///tmp/archviz-lab/docker.sock"
 SECOND = 1_000_000_000
@@ -187,3 +188,14 @@ def test_the_named_volume_a_run_creates_belongs_to_its_create_even_once_the_cont
     (created,) = [m for m in diagram.messages if m.label == "create volume v1"]
     assert not created.inferred
     assert diagram.interactions[created.interaction].title == "docker create busybox"
+
+
+def test_a_pull_through_a_mirror_is_drawn_to_the_registry_that_answered_whole_and_live() -> None:
+    rows = scenario("pull-hub-mirror")  # `docker pull nginx`, answered by dockerd's mirror on 127.0.0.1:5000
+    whole = sequence(rows)
+    assert [p.id for p in whole.participants if p.role == "registry"] == ["registry:127.0.0.1:5000"]
+    sequencer = Sequencer()
+    live = [m for row in rows for m in sequencer.add(row).messages]
+    assert {m.receiver for m in live if m.receiver.startswith("registry:")} == {"registry:127.0.0.1:5000"}
+    title = next(i.title for i in whole.interactions.values())
+    assert title == "docker pull nginx"

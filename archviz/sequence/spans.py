@@ -65,6 +65,8 @@ class Span:
     container: str = ""  # the container a create made (its answer's Id)
     # Registry notifications (or the progress's layers) were heard for it: the daemon's event need not guess them.
     heard_registry: bool = False
+    # The registry whose notifications it caused: the one that really answered (a mirror, say, for docker.io).
+    registry: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -97,6 +97,21 @@ def test_a_registry_whose_clock_is_two_seconds_off_still_joins_the_pull_that_cau
         assert box_of(diagram, "download manifest") == "docker pull 127.0.0.1:5000/lab/app:1", skew
 
 
+def test_a_registry_request_that_no_daemon_made_keeps_its_own_client_during_a_pull_of_the_same_image() -> None:
+    session = Session()
+    session.request(20.0, 400, "4.1", "POST", "/images/create", fromImage="127.0.0.1:5000/lab/app", tag="1")
+    session.answer(20.0, 400, "4.1", "POST", "/images/create", 200, 20.0, streamed=True)
+    session.add(20.1, "registry", "registry-pull", "lab/app:1", repository="lab/app", target="manifest",
+                method="GET", user_agent="docker/20.10.24")
+    session.add(20.15, "registry", "registry-pull", "lab/app:1", repository="lab/app", target="manifest",
+                method="GET", user_agent="curl/7.88.1")  # someone else, at the same moment
+    session.stream_end(20.3, 400, "4.1", "POST", "/images/create", 20.0)
+    diagram = sequence(session.rows)
+    (curl,) = [m for m in diagram.messages if m.observation == 4]
+    assert curl.sender == "client:curl/7.88.1" and curl.receiver == "registry:127.0.0.1:5000"
+    assert diagram.interactions[curl.interaction].title != "docker pull 127.0.0.1:5000/lab/app:1"
+
+
 def test_an_event_for_a_container_nobody_asked_about_is_drawn_as_inferred() -> None:
     session = Session()
     session.request(1.0, 500, "5.1", "GET", "/containers/json")

@@ -28,6 +28,7 @@ from archviz.sequence.rules import (
     PUSHED,
     TAGGED,
     Endpoint,
+    daemon_asked,
     endpoint_for,
     query_of,
     request_subject,
@@ -190,6 +191,8 @@ class SpanBook:
         """The span that caused a daemon event or a registry notification, or None."""
         kind, at = effect["kind"], int(effect["time_ns"])
         registry = effect["source"] == "registry"
+        if registry and not daemon_asked(effect):
+            return None
         key = ("*" if registry else effect["host"], kind)
         skew = REGISTRY_SKEW_NS if registry else DAEMON_SKEW_NS
         starts = self._starts.get(key)

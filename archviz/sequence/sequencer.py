@@ -135,7 +135,7 @@ class Sequencer:
         if span is not None and span.id in self._of_span:
             command = self._of_span[span.id]
         else:
-            client = client_of(o)
+            client = span.client if span is not None else client_of(o)
             command = self._commands.get(client)
             now = int(o["time_ns"])
             if command is None or (not command.open_spans and now - command.last_ns > IDLE_NS):

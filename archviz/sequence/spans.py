@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from archviz.sequence.names import familiar, normalize_reference, repository_of
@@ -90,6 +91,12 @@ def client_of(observation: dict[str, Any]) -> str:
     attributes = observation["attributes"]
     who = f"pid {attributes['pid']}" if attributes.get("pid") else f"connection {attributes.get('connection', '?')}"
     return f"{observation['host']} {who}"
+
+
+@lru_cache(maxsize=1024)
+def _keys_of(host: str, causes: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """Where a span is indexed: by each effect kind it can cause, on its daemon (or any registry)."""
+    return tuple(("*" if kind.startswith("registry-") else host, kind) for kind in causes)
 
 
 class SpanBook:
@@ -179,8 +186,8 @@ class SpanBook:
             self.names = dict(list(self.names.items())[len(self.names) // 2:])
 
     @staticmethod
-    def _keys(span: Span) -> list[tuple[str, str]]:
-        return [("*" if kind.startswith("registry-") else span.host, kind) for kind in span.endpoint.causes]
+    def _keys(span: Span) -> tuple[tuple[str, str], ...]:
+        return _keys_of(span.host, span.endpoint.causes)
 
     def learn(self, effect: dict[str, Any]) -> None:
         """Remember a container's name from a daemon event, to match a request that names it."""

@@ -28,3 +28,11 @@ def recorded(*names: str, shift_ns: dict[int, int] | None = None) -> list[dict[s
         row.pk, row.time_ns = index + 1, row.time_ns + shift
         wire.append(row.to_wire())
     return wire
+
+
+SCENARIOS = DATA / "scenarios"
+
+
+def scenario(name: str) -> list[dict[str, Any]]:
+    """A recorded session through the tap (tests/data/scenarios/NAME.jsonl), as the store held it."""
+    return [json.loads(line) for line in (SCENARIOS / f"{name}.jsonl").read_text().splitlines() if line.strip()]

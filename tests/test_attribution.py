@@ -11,6 +11,7 @@ from archviz.kinds import ALL_KINDS
 from archviz.sequence import sequence
 from archviz.sequence.rules import ENDPOINTS, endpoint_for
 from archviz.sequence.sequencer import Sequencer
+from tests.recorded import scenario
 
 HOST = "unix:///tmp/archviz-lab/docker.sock"
 SECOND = 1_000_000_000
@@ -94,6 +95,21 @@ def test_a_registry_whose_clock_is_two_seconds_off_still_joins_the_pull_that_cau
         session.stream_end(20.3, 400, "4.1", "POST", "/images/create", 20.0)
         diagram = sequence(session.rows)
         assert box_of(diagram, "download manifest") == "docker pull 127.0.0.1:5000/lab/app:1", skew
+
+
+def test_a_registry_request_that_no_daemon_made_keeps_its_own_client_during_a_pull_of_the_same_image() -> None:
+    session = Session()
+    session.request(20.0, 400, "4.1", "POST", "/images/create", fromImage="127.0.0.1:5000/lab/app", tag="1")
+    session.answer(20.0, 400, "4.1", "POST", "/images/create", 200, 20.0, streamed=True)
+    session.add(20.1, "registry", "registry-pull", "lab/app:1", repository="lab/app", target="manifest",
+                method="GET", user_agent="docker/20.10.24")
+    session.add(20.15, "registry", "registry-pull", "lab/app:1", repository="lab/app", target="manifest",
+                method="GET", user_agent="curl/7.88.1")  # someone else, at the same moment
+    session.stream_end(20.3, 400, "4.1", "POST", "/images/create", 20.0)
+    diagram = sequence(session.rows)
+    (curl,) = [m for m in diagram.messages if m.observation == 4]
+    assert curl.sender == "client:curl/7.88.1" and curl.receiver == "registry:127.0.0.1:5000"
+    assert diagram.interactions[curl.interaction].title != "docker pull 127.0.0.1:5000/lab/app:1"
 
 
 def test_an_event_for_a_container_nobody_asked_about_is_drawn_as_inferred() -> None:
@@ -187,3 +203,14 @@ def test_the_named_volume_a_run_creates_belongs_to_its_create_even_once_the_cont
     (created,) = [m for m in diagram.messages if m.label == "create volume v1"]
     assert not created.inferred
     assert diagram.interactions[created.interaction].title == "docker create busybox"
+
+
+def test_a_pull_through_a_mirror_is_drawn_to_the_registry_that_answered_whole_and_live() -> None:
+    rows = scenario("pull-hub-mirror")  # `docker pull nginx`, answered by dockerd's mirror on 127.0.0.1:5000
+    whole = sequence(rows)
+    assert [p.id for p in whole.participants if p.role == "registry"] == ["registry:127.0.0.1:5000"]
+    sequencer = Sequencer()
+    live = [m for row in rows for m in sequencer.add(row).messages]
+    assert {m.receiver for m in live if m.receiver.startswith("registry:")} == {"registry:127.0.0.1:5000"}
+    title = next(i.title for i in whole.interactions.values())
+    assert title == "docker pull nginx"

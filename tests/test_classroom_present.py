@@ -10,7 +10,7 @@ import pytest
 from archviz.classroom.present import present
 from archviz.classroom.steps import LESSON
 from archviz.sequence import sequence
-from tests.test_classroom_tracker import SCENARIOS, scenario
+from tests.recorded import SCENARIOS, scenario
 
 NAMES = sorted(path.stem for path in SCENARIOS.glob("*.jsonl"))
 

@@ -3,21 +3,15 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from archviz.classroom.present import present
 from archviz.classroom.tracker import Tracker
+from tests.recorded import scenario
 
-SCENARIOS = Path(__file__).parent / "data" / "scenarios"
 REF = "127.0.0.1:5000/lab/app:1"
-
-
-def scenario(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (SCENARIOS / f"{name}.jsonl").read_text().splitlines() if line.strip()]
 
 
 def changes(name: str) -> list[tuple[str, str, str]]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from archviz.classroom.present import present
 from archviz.classroom.sessions import SHIPPED, SessionError, catalogue, parse
 from archviz.models import Session, SessionObservation, StoredObservation
-from tests.test_classroom_tracker import SCENARIOS, scenario
+from tests.recorded import SCENARIOS, scenario
 
 pytestmark = pytest.mark.django_db
 

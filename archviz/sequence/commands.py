@@ -86,7 +86,8 @@ def _pull(command: Command, span: Span) -> str:
     if span.query.get("fromSrc"):
         return "docker import"
     tag = span.query.get("tag", "")
-    return f"docker pull {span.query.get('fromImage', '')}" + (f":{tag}" if tag else "")
+    # The CLI asks for docker.io/library/nginx and tag latest when `docker pull nginx` is typed.
+    return f"docker pull {familiar(span.query.get('fromImage', ''))}" + (f":{tag}" if tag not in ("", "latest") else "")
 
 
 def _push(command: Command, span: Span) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from archviz.sequence.model import CLIENT, DAEMON, NOTE, REGISTRY, REPLY, REQUEST, RUNTIME, SELF, USER, Arrow
 from archviz.sequence.names import human_size, short_id
-from archviz.sequence.rules import endpoint_for, query_of
+from archviz.sequence.rules import daemon_asked, endpoint_for, query_of
 
 SIGNALS = {"1": "SIGHUP", "2": "SIGINT", "3": "SIGQUIT", "9": "SIGKILL", "15": "SIGTERM", "19": "SIGSTOP"}
 
@@ -203,7 +203,7 @@ for _object in ("plugin", "service", "node", "secret", "config"):
 
 def _sender_of_registry_request(o: dict[str, Any]) -> str:
     """The daemon talks to registries with a user agent of its own; anything else is a client (curl, …)."""
-    return DAEMON if o["attributes"].get("user_agent", "").startswith("docker/") else CLIENT
+    return DAEMON if daemon_asked(o) else CLIENT
 
 
 def _blob(o: dict[str, Any]) -> str:

@@ -175,6 +175,12 @@ def endpoint_for(method: str, path: str) -> Endpoint:
     return _unknown_endpoint(method, path)
 
 
+def daemon_asked(notification: Mapping[str, Any]) -> bool:
+    """Whether a registry notification is of a daemon's request (its user agent says `docker/…`): only those can
+    be caused by a client's request to a daemon; curl and the like talk to the registry on their own."""
+    return str(notification["attributes"].get("user_agent", "")).startswith("docker/")
+
+
 def query_of(attributes: Mapping[str, Any]) -> dict[str, str]:
     query = attributes.get("query")
     return {str(k): str(v) for k, v in query.items()} if isinstance(query, dict) else {}

@@ -79,7 +79,7 @@ class Sequencer:
         self._prepared = True
         for observation in heard:
             if (span := self.spans.owner(observation)) is not None:
-                span.heard_registry = True
+                span.heard_registry, span.registry = True, observation["host"]
 
     def add(self, observation: dict[str, Any]) -> Delta:
         delta = Delta()
@@ -124,7 +124,7 @@ class Sequencer:
         block = self._block(command, span)
         detail = wire_line(attributes) if o["kind"] in ("api-request", "api-call") else ""
         self._draw(o, arrows_for(o), self.interactions[command.interaction], block, delta, inferred=False,
-                   detail=detail)
+                   detail=detail, registry=span.registry if span is not None else "")
         self._retitle(command, o, delta)
         if (span is not None and o["kind"] in ENDINGS and not (o["kind"] == "api-call" and attributes.get("streamed"))
                 and o["source"] == "tap" and not command.closed and finishes(command, span)):
@@ -135,7 +135,7 @@ class Sequencer:
         if span is not None and span.id in self._of_span:
             command = self._of_span[span.id]
         else:
-            client = client_of(o)
+            client = span.client if span is not None else client_of(o)
             command = self._commands.get(client)
             now = int(o["time_ns"])
             if command is None or (not command.open_spans and now - command.last_ns > IDLE_NS):
@@ -205,7 +205,7 @@ class Sequencer:
             return
         command = self._of_span.get(span.id) or self._command_of_unasked(span, o, delta)
         if o["source"] == "registry":
-            span.heard_registry = True
+            span.heard_registry, span.registry = True, o["host"]
         self._learn(command, o)
         block = self._block(command, span)
         if span.endpoint.subject == ANY and o["kind"] in ("image-pull", "registry-pull"):
@@ -222,7 +222,7 @@ class Sequencer:
         interaction = self.interactions[command.interaction]
         delta.touch(interaction)
         first = len(delta.messages)
-        self._draw(o, kept, interaction, block, delta, inferred=False)
+        self._draw(o, kept, interaction, block, delta, inferred=False, registry=span.registry)
         if self.keep_order:
             for message in delta.messages[first:]:
                 self._effect_of[message.id] = span.id
@@ -245,10 +245,11 @@ class Sequencer:
     # Drawing ------------------------------------------------------------------------------------------------
 
     def _draw(self, o: dict[str, Any], arrows: list[Arrow], interaction: Interaction | None, block: str | None,
-              delta: Delta, *, inferred: bool, detail: str = "") -> None:
+              delta: Delta, *, inferred: bool, detail: str = "", registry: str = "") -> None:
+        """`registry`: the registry that answered the span these arrows belong to, if it was heard from."""
         for index, arrow in enumerate(arrows):
-            sender = self._participant(arrow.sender, o, delta, inferred)
-            receiver = self._participant(arrow.receiver, o, delta, inferred)
+            sender = self._participant(arrow.sender, o, delta, inferred, registry)
+            receiver = self._participant(arrow.receiver, o, delta, inferred, registry)
             message = Message(
                 id=f"{o['id']}.{index}", time_ns=int(o["time_ns"]), sender=sender, receiver=receiver,
                 kind=arrow.kind, label=arrow.label, observation=o["id"],
@@ -311,9 +312,12 @@ class Sequencer:
             command.client = participant
         return participant
 
-    def _participant(self, role: str, o: dict[str, Any], delta: Delta, inferred: bool) -> str:
+    def _participant(self, role: str, o: dict[str, Any], delta: Delta, inferred: bool, registry: str = "") -> str:
         if role == DAEMON and o["source"] == "registry":
             participant = self._daemon_seen_by_registry(o)
+        elif role == REGISTRY and registry:
+            # The registry the reference names (docker.io) is not always the one that answered (its mirror).
+            participant = Participant(f"registry:{registry}", REGISTRY, f"Registry {registry}")
         else:
             attributes = o["attributes"]
             # Everything participant_for reads, so that each participant is worked out once.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from archviz.sequence.names import familiar, normalize_reference, repository_of
@@ -28,6 +29,7 @@ from archviz.sequence.rules import (
     PUSHED,
     TAGGED,
     Endpoint,
+    daemon_asked,
     endpoint_for,
     query_of,
     request_subject,
@@ -65,6 +67,8 @@ class Span:
     container: str = ""  # the container a create made (its answer's Id)
     # Registry notifications (or the progress's layers) were heard for it: the daemon's event need not guess them.
     heard_registry: bool = False
+    # The registry whose notifications it caused: the one that really answered (a mirror, say, for docker.io).
+    registry: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -87,6 +91,12 @@ def client_of(observation: dict[str, Any]) -> str:
     attributes = observation["attributes"]
     who = f"pid {attributes['pid']}" if attributes.get("pid") else f"connection {attributes.get('connection', '?')}"
     return f"{observation['host']} {who}"
+
+
+@lru_cache(maxsize=1024)
+def _keys_of(host: str, causes: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """Where a span is indexed: by each effect kind it can cause, on its daemon (or any registry)."""
+    return tuple(("*" if kind.startswith("registry-") else host, kind) for kind in causes)
 
 
 class SpanBook:
@@ -176,8 +186,8 @@ class SpanBook:
             self.names = dict(list(self.names.items())[len(self.names) // 2:])
 
     @staticmethod
-    def _keys(span: Span) -> list[tuple[str, str]]:
-        return [("*" if kind.startswith("registry-") else span.host, kind) for kind in span.endpoint.causes]
+    def _keys(span: Span) -> tuple[tuple[str, str], ...]:
+        return _keys_of(span.host, span.endpoint.causes)
 
     def learn(self, effect: dict[str, Any]) -> None:
         """Remember a container's name from a daemon event, to match a request that names it."""
@@ -188,6 +198,8 @@ class SpanBook:
         """The span that caused a daemon event or a registry notification, or None."""
         kind, at = effect["kind"], int(effect["time_ns"])
         registry = effect["source"] == "registry"
+        if registry and not daemon_asked(effect):
+            return None
         key = ("*" if registry else effect["host"], kind)
         skew = REGISTRY_SKEW_NS if registry else DAEMON_SKEW_NS
         starts = self._starts.get(key)

@@ -29,6 +29,7 @@ import pytest
 import pytest_asyncio
 
 from archviz import live_sequence
+from archviz.classroom import answers
 from archviz.lab import Lab
 from archviz.tap.proxy import Tap
 
@@ -43,9 +44,12 @@ def free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _fresh_live_sequence() -> Iterator[None]:
+    # Each test starts from an empty store, whose ids start again: nothing folded or answered before may carry over.
     live_sequence.reset()
+    answers.forget()
     yield
     live_sequence.reset()
+    answers.forget()
 
 
 class NotificationSink:

@@ -259,3 +259,12 @@ def test_any_file_at_all_is_read_or_refused_with_a_reason(raw: bytes) -> None:
         assert str(error)
     else:
         assert all(int(o["time_ns"]) < 1 << 63 for o in session.observations)
+
+
+def test_the_present_api_answers_again_at_once_and_sees_what_falls_into_a_range_later() -> None:
+    store_scenario("pull")
+    first = Client().get("/api/present/?since=0").json()
+    assert Client().get("/api/present/?since=0").json() == first
+    store_scenario("run-rm-present")  # more traffic in the same range
+    later = Client().get("/api/present/?since=0").json()
+    assert len(later["interactions"]) == len(first["interactions"]) + 1

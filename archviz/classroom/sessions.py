@@ -208,6 +208,18 @@ def load(name: str) -> SessionFile | None:
     return None
 
 
+def version(name: str) -> tuple[object, ...] | None:
+    """What changes whenever the session of that name could have (None: there is none), read cheaply."""
+    row = Session.objects.filter(name=name).values_list("pk", "created").first()
+    if row is not None:
+        return ("kept", *row)
+    path = SHIPPED / f"{name}.json"
+    if NAME.fullmatch(name) and path.is_file():
+        stat = path.stat()
+        return ("shipped", stat.st_mtime_ns, stat.st_size)
+    return None
+
+
 def catalogue() -> list[dict[str, Any]]:
     """Every session: those that ship with archviz first, then those kept here, newest first."""
     shipped = [parse(path.read_bytes()).summary(shipped=True) for path in sorted(SHIPPED.glob("*.json"))]

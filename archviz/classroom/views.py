@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from archviz.classroom import sessions
+from archviz.classroom.answers import answer
 from archviz.classroom.present import present
 from archviz.models import StoredObservation
 from archviz.query import QueryError, parse_instant, time_range
@@ -29,7 +32,7 @@ def _refusal(request: HttpRequest) -> JsonResponse | None:
 
 
 @require_GET
-def present_api(request: HttpRequest) -> JsonResponse:
+def present_api(request: HttpRequest) -> HttpResponse:
     """`?session=NAME`, or `?since=&until=` (Unix seconds or ISO 8601) over the live store."""
     query = request.GET.dict()
     unknown = sorted(set(query) - PRESENT_PARAMETERS)
@@ -38,10 +41,17 @@ def present_api(request: HttpRequest) -> JsonResponse:
     if "session" in query:
         if len(query) > 1:
             return _error("give either session=NAME or since=/until=, not both")
-        session = sessions.load(query["session"])
-        if session is None:
-            return _error(f"no session named {query['session'][:80]!r}: /api/sessions/ lists them", 404)
-        return JsonResponse(present(session.observations, session.heading()))
+        name = query["session"]
+        version = sessions.version(name)
+        if version is None:
+            return _error(f"no session named {name[:80]!r}: /api/sessions/ lists them", 404)
+
+        def of_session() -> dict[str, Any]:
+            session = sessions.load(name)
+            assert session is not None
+            return present(session.observations, session.heading())
+
+        return _json(answer(("session", name, version), of_session))
     try:
         since, until = time_range(query)
     except QueryError as error:
@@ -51,7 +61,15 @@ def present_api(request: HttpRequest) -> JsonResponse:
         rows = rows.filter(time_ns__gte=since)
     if until is not None:
         rows = rows.filter(time_ns__lte=until)
-    return JsonResponse(present(row.to_wire() for row in rows[:RANGE_OBSERVATIONS]))
+    rows = rows[:RANGE_OBSERVATIONS]
+    # What the range holds now: a late observation (a registry's retried delivery) changes the count or the last id.
+    ids = list(rows.values_list("id", flat=True))
+    key = ("range", since, until, len(ids), ids[-1] if ids else 0)
+    return _json(answer(key, lambda: present(row.to_wire() for row in rows)))
+
+
+def _json(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")
 
 
 @require_http_methods(["GET", "POST"])

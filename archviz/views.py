@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
 from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
+from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
 from archviz.hooks import HOOK_PATH
 from archviz.models import AuditEvent, StoredObservation
@@ -57,7 +58,12 @@ def present(request: HttpRequest) -> HttpResponse:
     for name in PRESENT_VIEW_PARAMETERS:
         query.pop(name, None)
     api = f"/api/present/?{query.urlencode()}" if any(name in query for name in PRESENT_SOURCES) else ""
-    return render(request, "archviz/present.html", {"presenter": request.GET.get("presenter") == "1", "api": api})
+    user = request.user
+    return render(request, "archviz/present.html", {
+        "presenter": request.GET.get("presenter") == "1", "api": api,
+        "session": request.GET.get("session", "") if sessions.NAME.fullmatch(request.GET.get("session", "")) else "",
+        "can_keep": user.is_authenticated and user.is_staff,
+    })
 
 
 @require_GET

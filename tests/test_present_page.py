@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.urls import NoReverseMatch, reverse
 
 from tests.conftest import ROOT, dashboard_env, free_port, start_serve
 
@@ -27,19 +26,7 @@ SMALLEST_TEXT_PX = 22
 CONTRAST = 7.0
 
 
-def _present_api_missing() -> bool:
-    try:
-        reverse("present-api")
-    except NoReverseMatch:
-        return True
-    return False
-
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(_present_api_missing(), reason="the page reads /api/present/ (URL name present-api), "
-                                                      "which this checkout does not have yet"),
-]
+pytestmark = pytest.mark.browser
 
 # Stores the recorded observations of the scenario files named on the command line, as the sources would.
 STORE = """
@@ -65,6 +52,7 @@ publish(observations)
 class Classroom:
     url: str
     query: str
+    env: dict[str, str]
 
     def present(self, extra: str = "") -> str:
         return f"{self.url}/present/?{self.query}{extra}"
@@ -83,7 +71,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
     port = free_port()
     server = start_serve(port, env, "--no-watch")
     try:
-        yield Classroom(f"http://127.0.0.1:{port}", f"since={since}&until={until}")
+        yield Classroom(f"http://127.0.0.1:{port}", f"since={since}&until={until}", env)
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -444,4 +432,57 @@ def test_an_answer_the_page_cannot_show_is_said_with_the_servers_words(
 ) -> None:
     page = open_page(chromium, f"{classroom.url}/present/?{query}")
     assert said in page.locator("#present-message .error-text").text_content()
+    page.close()
+
+
+# Saved sessions, from the presenter's window -----------------------------------------------------------------
+
+STAFF = """
+import django
+django.setup()
+from django.contrib.auth.models import User
+User.objects.create_user("teacher", password="chalk-and-talk", is_staff=True)
+"""
+
+
+def test_a_teacher_keeps_the_range_as_a_session_exports_it_and_imports_it_back(  # noqa: ANN001
+    chromium, classroom: Classroom, tmp_path: Path,
+) -> None:
+    subprocess.run([sys.executable, "-c", STAFF], cwd=ROOT, env=classroom.env, check=True)
+    page = open_page(chromium, classroom.present("&presenter=1"))
+    page.locator("#present-sessions summary").click()
+    assert "Log in as a staff user" in page.locator("#present-sessions").text_content()
+    page.goto(f"{classroom.url}/admin/login/?next=/present/%3F{classroom.query.replace('&', '%26')}%26presenter%3D1")
+    page.fill("#id_username", "teacher")
+    page.fill("#id_password", "chalk-and-talk")
+    page.click("input[type=submit]")
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator("#present-sessions summary").click()
+    page.fill("#session-keep input[name=name]", "run-then-pull")
+    page.fill("#session-keep input[name=title]", "a run, then a pull")
+    page.click("#session-keep button")
+    page.wait_for_url("**/present/?session=run-then-pull&presenter=1")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#present-title").text_content() == "a run, then a pull"
+
+    page.locator("#present-sessions summary").click()
+    with page.expect_download() as download:
+        page.click("#session-export")
+    exported = tmp_path / "run-then-pull.json"
+    download.value.save_as(exported)
+    assert json.loads(exported.read_text())["name"] == "run-then-pull"
+
+    page.set_input_files("#session-import input[type=file]", str(exported))
+    page.click("#session-import button")
+    page.locator("#session-error").wait_for(state="visible")
+    assert "exists already" in page.locator("#session-error").text_content()
+    renamed = tmp_path / "copy.json"
+    renamed.write_text(exported.read_text().replace('"name": "run-then-pull"', '"name": "run-then-pull-copy"'))
+    page.set_input_files("#session-import input[type=file]", str(renamed))
+    page.click("#session-import button")
+    page.wait_for_url("**/present/?session=run-then-pull-copy&presenter=1")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.evaluate(API)["messages"] == lesson(page)["messages"]
+    original = page.evaluate("() => fetch('/api/present/?session=run-then-pull').then((r) => r.json())")
+    assert lesson(page)["messages"] == original["messages"]
     page.close()

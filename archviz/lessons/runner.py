@@ -33,8 +33,8 @@ from archviz.lessons.remote import RemoteError, free_port, throwaway_certificate
 
 COMMAND_SECONDS = 120.0
 CONNECT_SECONDS = 2.0
-# A registry's notifications can come a moment after the command that caused them ended.
-SETTLE_SECONDS = 2.0
+# What the daemon does as a command's client exits (the end of a stream, a removal) is timed just after it.
+MARGIN_SECONDS = 0.25
 # The docker CLI's own ways of choosing a daemon: the lesson's commands use the tap, and only it.
 CONNECTION_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS")
 COMPONENTS = {"user": "User", "client": "Client", "daemon": "Daemon", "runtime": "Runtime", "registry": "Registry"}
@@ -272,7 +272,7 @@ def _type(lesson: Lesson, where: Where, pace: Pace, write: Write, folder: Path, 
         say("What happened:")
         for line in steps_text(command):
             say(line)
-    until_ns = time.time_ns() + int(SETTLE_SECONDS * 1e9)
+    until_ns = time.time_ns() + int(MARGIN_SECONDS * 1e9)
     return Ran(since_ns, until_ns, len(lesson.docker_commands), own)
 
 

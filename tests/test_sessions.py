@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from archviz.classroom.present import present
 from archviz.classroom.sessions import SHIPPED, SessionError, catalogue, parse
+from archviz.lessons.lesson import catalogue as lessons
 from archviz.models import Session, SessionObservation, StoredObservation
 from tests.test_classroom_tracker import SCENARIOS, scenario
 
@@ -28,6 +29,8 @@ pytestmark = pytest.mark.django_db
 # The sessions that ship with archviz, and the recorded scenario each was made from.
 SHIPPED_FROM = {"docker-pull": "pull", "docker-run-missing-image": "run-missing-image",
                 "docker-build": "build-missing-base", "run-exec-stop-rm": "run-detached-exec-stop-rm"}
+# Each lesson ships as a session of its name, recorded by scripts/record_lessons.py with its golden Mermaid here.
+LESSON_GOLDEN = Path(__file__).resolve().parent / "data" / "lessons"
 
 
 def staff(client: Client) -> Client:
@@ -62,6 +65,18 @@ def test_a_shipped_session_replays_the_diagram_it_was_recorded_with(shipped: str
     assert mermaid.content.decode() == (SCENARIOS / f"{recorded}.mmd").read_text()
     shown = Client().get(f"/api/present/?session={shipped}").json()
     assert shown["session"]["name"] == shipped and shown["messages"]
+
+
+@pytest.mark.parametrize("lesson", [lesson.name for lesson in lessons()])
+def test_a_shipped_lesson_session_replays_the_diagram_it_was_recorded_with(lesson: str,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nowhere/docker.sock")  # no daemon anywhere
+    mermaid = Client().get(f"/api/sequence.mmd?session={lesson}")
+    assert mermaid.status_code == 200
+    assert mermaid.content.decode() == (LESSON_GOLDEN / f"{lesson}.mmd").read_text()
+    shown = Client().get(f"/api/present/?session={lesson}").json()
+    assert shown["session"]["name"] == lesson and shown["session"]["title"].endswith("(recorded in the lab)")
+    assert shown["messages"] and "inferred" not in mermaid.content.decode()
 
 
 def test_every_shipped_session_is_listed_and_readable() -> None:

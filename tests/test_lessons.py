@@ -290,3 +290,8 @@ def test_every_option_of_lesson_run_has_help(capsys: pytest.CaptureFixture[str])
 
 def test_the_shipped_lessons_folder_holds_only_lesson_files() -> None:
     assert sorted(path.name for path in FILES.iterdir()) == [f"{name}.toml" for name in LESSONS]
+
+
+def test_every_lesson_is_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert [name for name in LESSONS if f"| `{name}` |" not in readme] == []

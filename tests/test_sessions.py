@@ -56,32 +56,28 @@ def nothing_kept() -> bool:
     return not Session.objects.exists() and not SessionObservation.objects.exists()
 
 
-@pytest.mark.parametrize(("shipped", "recorded"), sorted(SHIPPED_FROM.items()))
-def test_a_shipped_session_replays_the_diagram_it_was_recorded_with(shipped: str, recorded: str,
+# Every shipped session and the golden Mermaid it must export.
+GOLDEN = {shipped: SCENARIOS / f"{recorded}.mmd" for shipped, recorded in SHIPPED_FROM.items()} | {
+    lesson.name: LESSON_GOLDEN / f"{lesson.name}.mmd" for lesson in lessons()}
+
+
+@pytest.mark.parametrize("shipped", sorted(GOLDEN))
+def test_a_shipped_session_replays_the_diagram_it_was_recorded_with(shipped: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nowhere/docker.sock")  # no daemon anywhere
     mermaid = Client().get(f"/api/sequence.mmd?session={shipped}")
     assert mermaid.status_code == 200
-    assert mermaid.content.decode() == (SCENARIOS / f"{recorded}.mmd").read_text()
+    assert mermaid.content.decode() == GOLDEN[shipped].read_text()
+    assert "inferred" not in mermaid.content.decode()
     shown = Client().get(f"/api/present/?session={shipped}").json()
-    assert shown["session"]["name"] == shipped and shown["messages"]
-
-
-@pytest.mark.parametrize("lesson", [lesson.name for lesson in lessons()])
-def test_a_shipped_lesson_session_replays_the_diagram_it_was_recorded_with(lesson: str,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nowhere/docker.sock")  # no daemon anywhere
-    mermaid = Client().get(f"/api/sequence.mmd?session={lesson}")
-    assert mermaid.status_code == 200
-    assert mermaid.content.decode() == (LESSON_GOLDEN / f"{lesson}.mmd").read_text()
-    shown = Client().get(f"/api/present/?session={lesson}").json()
-    assert shown["session"]["name"] == lesson and shown["session"]["title"].endswith("(recorded in the lab)")
-    assert shown["messages"] and "inferred" not in mermaid.content.decode()
+    assert shown["session"]["name"] == shipped and shown["session"]["title"].endswith("(recorded in the lab)")
+    assert shown["messages"]
 
 
 def test_every_shipped_session_is_listed_and_readable() -> None:
     listed = {s["name"]: s for s in Client().get("/api/sessions/").json()["sessions"]}
-    assert set(SHIPPED_FROM) <= set(listed) and all(listed[name]["shipped"] for name in SHIPPED_FROM)
+    assert set(GOLDEN) == {path.stem for path in SHIPPED.glob("*.json")}
+    assert set(GOLDEN) <= set(listed) and all(listed[name]["shipped"] for name in GOLDEN)
     for path in SHIPPED.glob("*.json"):
         assert parse(path.read_bytes()).name == path.stem
 

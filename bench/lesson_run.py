@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,7 @@ def main() -> None:
                       f"{took - own:.2f} s more ({verdict} the {TARGET_SECONDS:.0f} s target)")
     finally:
         lab.down(say=lambda line: None)
+        shutil.rmtree(data, ignore_errors=True)
     if over:
         sys.exit(f"over the target: {', '.join(over)}")
 

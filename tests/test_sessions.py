@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from archviz.classroom.present import present
 from archviz.classroom.sessions import SHIPPED, SessionError, catalogue, parse
+from archviz.lessons.lesson import catalogue as lessons
 from archviz.models import Session, SessionObservation, StoredObservation
 from tests.recorded import SCENARIOS, scenario
 
@@ -28,6 +29,8 @@ pytestmark = pytest.mark.django_db
 # The sessions that ship with archviz, and the recorded scenario each was made from.
 SHIPPED_FROM = {"docker-pull": "pull", "docker-run-missing-image": "run-missing-image",
                 "docker-build": "build-missing-base", "run-exec-stop-rm": "run-detached-exec-stop-rm"}
+# Each lesson ships as a session of its name, recorded by scripts/record_lessons.py with its golden Mermaid here.
+LESSON_GOLDEN = Path(__file__).resolve().parent / "data" / "lessons"
 
 
 def staff(client: Client) -> Client:
@@ -53,20 +56,28 @@ def nothing_kept() -> bool:
     return not Session.objects.exists() and not SessionObservation.objects.exists()
 
 
-@pytest.mark.parametrize(("shipped", "recorded"), sorted(SHIPPED_FROM.items()))
-def test_a_shipped_session_replays_the_diagram_it_was_recorded_with(shipped: str, recorded: str,
+# Every shipped session and the golden Mermaid it must export.
+GOLDEN = {shipped: SCENARIOS / f"{recorded}.mmd" for shipped, recorded in SHIPPED_FROM.items()} | {
+    lesson.name: LESSON_GOLDEN / f"{lesson.name}.mmd" for lesson in lessons()}
+
+
+@pytest.mark.parametrize("shipped", sorted(GOLDEN))
+def test_a_shipped_session_replays_the_diagram_it_was_recorded_with(shipped: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nowhere/docker.sock")  # no daemon anywhere
     mermaid = Client().get(f"/api/sequence.mmd?session={shipped}")
     assert mermaid.status_code == 200
-    assert mermaid.content.decode() == (SCENARIOS / f"{recorded}.mmd").read_text()
+    assert mermaid.content.decode() == GOLDEN[shipped].read_text()
+    assert "inferred" not in mermaid.content.decode()
     shown = Client().get(f"/api/present/?session={shipped}").json()
-    assert shown["session"]["name"] == shipped and shown["messages"]
+    assert shown["session"]["name"] == shipped and shown["session"]["title"].endswith("(recorded in the lab)")
+    assert shown["messages"]
 
 
 def test_every_shipped_session_is_listed_and_readable() -> None:
     listed = {s["name"]: s for s in Client().get("/api/sessions/").json()["sessions"]}
-    assert set(SHIPPED_FROM) <= set(listed) and all(listed[name]["shipped"] for name in SHIPPED_FROM)
+    assert set(GOLDEN) == {path.stem for path in SHIPPED.glob("*.json")}
+    assert set(GOLDEN) <= set(listed) and all(listed[name]["shipped"] for name in GOLDEN)
     for path in SHIPPED.glob("*.json"):
         assert parse(path.read_bytes()).name == path.stem
 

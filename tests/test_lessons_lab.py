@@ -27,16 +27,9 @@ pytestmark = [pytest.mark.lab]
 LESSONS = {lesson.name: lesson for lesson in catalogue()}
 # Built first, removed first: an image with dependent children cannot be removed.
 LESSON_IMAGES = ("my-app", "nginx", "ubuntu", "hello-world", "alpine:3.18")
-PULL_TITLE = "the mapping titles a pull by the reference the client sent (docker pull docker.io/library/NAME:latest)"
 TITLE_GAPS = {
-    ("pull-nginx", "docker pull nginx"): PULL_TITLE,
-    ("images-vs-containers", "docker pull ubuntu"): PULL_TITLE,
-    ("images-vs-containers", "docker pull nginx"): PULL_TITLE,
-    ("push", "docker pull hello-world"): PULL_TITLE,
     ("run-ubuntu", "docker run ubuntu echo hi"): "the mapping titles a run without the container's command "
                                                  "(docker run ubuntu)",
-    ("images-vs-containers", "docker rm -f web1 web2"): "the mapping titles a command by one of its requests "
-                                                        "(docker rm -f web2)",
     ("remote-tls", "docker run hello-world"): "over TCP the tap knows no client process, so the run's connections "
                                               "are drawn as three boxes (docker create, attach, start)",
 }

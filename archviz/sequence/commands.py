@@ -191,10 +191,18 @@ def title(command: Command) -> str:
     """The command one client typed, as well as its requests tell."""
     if not command.spans:
         return command.program
-    row, span = min(((_row_of(s.method, s.path), s) for s in command.spans), key=lambda pair: pair[0])
+    row, _ = min(((_row_of(s.method, s.path), s) for s in command.spans), key=lambda pair: pair[0])
     if row == len(COMMANDS):
         return command.program
-    return " ".join(COMMANDS[row][2](command, span).split())
+    name = COMMANDS[row][2]
+    said = list(dict.fromkeys(" ".join(name(command, s).split()) for s in command.spans
+                              if _row_of(s.method, s.path) == row))
+    # One command on several objects (`docker rm -f web1 web2`) makes one request per object, all at once: the
+    # order they arrive in says nothing of the order they were typed in, so they are named in sorted order.
+    verb = said[0].rsplit(" ", 1)[0]
+    if len(said) > 1 and all(" " in one and one.rsplit(" ", 1)[0] == verb for one in said):
+        return " ".join([verb, *sorted(one.rsplit(" ", 1)[1] for one in said)])
+    return said[0]
 
 
 # Answers after which the client always asks more: a ping, a create (a start or a pull follows), an exec's

@@ -79,7 +79,7 @@ def test_every_command_of_the_build_lesson_is_its_own_box_holding_its_effects(la
         mermaid = response.read().decode()
     drawn = boxes(mermaid)
     titles = [re.sub(r"^Note over [^:]+: ", "", box[0]) for box in drawn]
-    assert titles == [f"docker build -t {image} .", f"docker run -d --name {name} {image}",
+    assert titles == [f"docker build -t {image} .", f"docker run -d --name {name} {image} sleep 30",
                       f"docker exec {name} cat /hello.txt", f"docker stop -t 1 {name}", f"docker rm {name}",
                       f"docker tag {image} {image}:copy", f"docker rmi {image}:copy"], mermaid
     build, run, execute, stop, remove, tag, rmi = ("\n".join(box) for box in drawn)

@@ -28,8 +28,6 @@ LESSONS = {lesson.name: lesson for lesson in catalogue()}
 # Built first, removed first: an image with dependent children cannot be removed.
 LESSON_IMAGES = ("my-app", "nginx", "ubuntu", "hello-world", "alpine:3.18")
 TITLE_GAPS = {
-    ("run-ubuntu", "docker run ubuntu echo hi"): "the mapping titles a run without the container's command "
-                                                 "(docker run ubuntu)",
     ("remote-tls", "docker run hello-world"): "over TCP the tap knows no client process, so the run's connections "
                                               "are drawn as three boxes (docker create, attach, start)",
 }

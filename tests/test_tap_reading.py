@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections import deque
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archviz.sources.tap import Ending, Exchange
+from archviz.sources.tap import Ending, Exchange, created_command
 from archviz.tap.reading import NOT_HTTP, Request, RequestReader, ResponseReader, StreamDecoder
 
 PING = b"HEAD /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: Docker-Client/28.2.2 (linux)\r\n\r\n"
@@ -175,3 +176,21 @@ def test_every_request_is_announced_as_soon_as_its_head_arrives_and_its_answer_s
     assert [r.method for r in tap.announced] == ["POST", "HEAD"]  # a span opens with every request
     tap.responses.feed(STREAM_HEAD)
     assert [(c.status, c.announced) for c in tap.calls] == [(200, True)]
+
+
+@pytest.mark.parametrize(("body", "command"), [
+    (b'{"Image": "ubuntu", "Cmd": ["echo", "hi"]}', "echo hi"),
+    (b'{"Image": "busybox", "Cmd": ["sh", "-c", "echo a b; exit 3"]}', "sh -c 'echo a b; exit 3'"),
+    (b'{"Image": "mysql", "Cmd": ["mysql", "-uroot", "-phunter2"]}', "mysql -uroot -p***"),
+    (b'{"Image": "app", "Cmd": ["env", "API_TOKEN=abc123", "run"]}', "env API_TOKEN=*** run"),
+    (b'{"Image": "nginx", "Cmd": null}', ""),  # the image's own command
+    (b'{"Image": "nginx", "Cmd": "top"}', "top"),
+    (b'{"Image": "nginx", "Cmd": ["ok", 3]}', ""),
+    (b'{"Image": "nginx", "Cmd": ["x' + b"y" * 5000 + b'"]}', "x" + "y" * 299),
+    (b"[1, 2]", ""),
+    (b'{"Cmd": ["cut', ""),  # a body cut short
+    (b"\xff\xfe", ""),
+    (None, ""),
+])
+def test_a_create_requests_command_is_read_off_its_body_with_secrets_masked(body: bytes | None, command: str) -> None:
+    assert created_command(body) == command

@@ -28,6 +28,7 @@ class Command:
     image: str = ""  # the image its container was created from (the daemon's create event says)
     missing: str = ""  # the image a create found missing: the pull that follows is in an `alt` frame
     exec_command: str = ""  # what an exec ran (the daemon's exec_create event says; secrets masked there)
+    run_command: str = ""  # what its container runs (its create request's body says; secrets masked by the tap)
     closed: bool = False  # the client has told the user how it went
     typed: bool = False  # a person typed it (seen by the tap); a dashboard action names itself
     client: str = ""  # the participant it was typed into
@@ -63,7 +64,7 @@ def _run(command: Command, span: Span) -> str:
     verb = "run" if started else "create"
     flags = (" -d" if started and not attached else "") + (" --rm" if removed else "") + _flag(span, "name", "--name")
     image = command.image or command.missing
-    return f"docker {verb}{flags}" + (f" {image}" if image else "")
+    return " ".join(filter(None, (f"docker {verb}{flags}", image, command.run_command if image else "")))
 
 
 def _exec(command: Command, span: Span) -> str:

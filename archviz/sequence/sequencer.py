@@ -121,6 +121,8 @@ class Sequencer:
         if (o["kind"] == "api-call" and attributes.get("path") == "/containers/create"
                 and attributes.get("status") == 404 and missing.startswith("No such image: ")):
             command.missing = normalize_reference(missing.removeprefix("No such image: "))
+        if attributes.get("command") and not command.run_command:
+            command.run_command = str(attributes["command"])
         block = self._block(command, span)
         detail = wire_line(attributes) if o["kind"] in ("api-request", "api-call") else ""
         self._draw(o, arrows_for(o), self.interactions[command.interaction], block, delta, inferred=False,
@@ -169,7 +171,7 @@ class Sequencer:
 
     def _retitle(self, command: Command, o: dict[str, Any], delta: Delta) -> None:
         interaction = self.interactions[command.interaction]
-        facts = (len(command.spans), command.image, command.exec_command, command.missing)
+        facts = (len(command.spans), command.image, command.exec_command, command.missing, command.run_command)
         if not command.typed or facts == command.titled_from:
             return
         command.titled_from = facts

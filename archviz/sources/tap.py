@@ -16,13 +16,16 @@ password), nor any header but the user agent: `X-Registry-Auth` and `X-Registry-
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from archviz.observation import Observation, Source
+from archviz.secrets import mask_command
 
 _VERSION = re.compile(r"^/v(?P<version>\d+\.\d+)(?P<path>/.*)$")
 _CONTAINER = re.compile(r"^/containers/(?P<id>[A-Za-z0-9][A-Za-z0-9_.-]{0,127})/")
@@ -34,6 +37,7 @@ SAFE_QUERY = frozenset({
     "names", "quiet",
 })
 ERROR_MESSAGE_LIMIT = 300
+COMMAND_LIMIT = 300  # characters of a created container's command kept
 
 
 class Ending(StrEnum):
@@ -70,6 +74,7 @@ class Exchange:
     container: str = ""
     exit_code: int | None = None
     announced: bool = False  # its request was recorded on its own, as an `api-request`
+    command: str = ""  # a container's create: the command it is to run (secrets masked)
 
     @property
     def span(self) -> str:
@@ -112,6 +117,23 @@ def is_secret_path(path: str) -> bool:
     return path == "/auth" or path.startswith(("/secrets", "/configs"))
 
 
+def created_command(body: bytes | bytearray | None) -> str:
+    """The command a container's create asks for (its `Cmd`, as `docker run IMAGE CMD…` typed it), secrets
+    masked; "" when the body is not one or names none (the image's own command then runs)."""
+    if not body:
+        return ""
+    try:
+        config = json.loads(body)
+    except ValueError:
+        return ""
+    command = config.get("Cmd") if isinstance(config, dict) else None
+    if isinstance(command, str):
+        command = [command]
+    if not isinstance(command, list) or not all(isinstance(part, str) for part in command):
+        return ""
+    return mask_command(shlex.join(command))[:COMMAND_LIMIT]
+
+
 def observation_from_exchange(exchange: Exchange, host: str) -> Observation:
     """The `api-call`: the request and the start of its answer (the whole answer unless it is streamed)."""
     version, path, query = split_target(exchange.target)
@@ -130,6 +152,8 @@ def observation_from_exchange(exchange: Exchange, host: str) -> Observation:
         attributes["error"] = exchange.error_message[:ERROR_MESSAGE_LIMIT]
     if container := exchange.container or container_in(path):
         attributes["container"] = container
+    if exchange.command:
+        attributes["command"] = exchange.command
     return _observation(exchange, host, "api-call", _subject(exchange.method, path), attributes)
 
 

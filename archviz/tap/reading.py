@@ -27,7 +27,7 @@ from typing import Protocol
 import h11
 import httptools
 
-from archviz.sources.tap import Ending, Exchange, split_target
+from archviz.sources.tap import Ending, Exchange, created_command, split_target
 
 MAX_HEAD = 256 * 1024
 BODY_LIMIT = 64 * 1024
@@ -45,6 +45,7 @@ class Request:
     sequence: int
     bytes: int = 0
     announced: bool = False
+    body: bytearray | None = None  # kept for a container's create only: its command names the `docker run`
 
 
 class StreamDecoder(Protocol):
@@ -89,7 +90,13 @@ class RequestReader:
                                            headers.get(b"user-agent", b"").decode("latin-1"),
                                            headers.get(b"upgrade", b""))
                 self.current.announced = True
+                if self.current.method == "POST" and split_target(self.current.target)[1] == "/containers/create":
+                    self.current.body = bytearray()
                 self.announce(self.current)
+            elif isinstance(event, h11.Data):
+                body = self.current.body if self.current is not None else None
+                if body is not None and len(body) < BODY_LIMIT:
+                    body += event.data[: BODY_LIMIT - len(body)]
             elif isinstance(event, h11.EndOfMessage):
                 leftover, _closed = self.parser.trailing_data
                 if self.current is not None:
@@ -318,6 +325,7 @@ class ResponseReader:
             reason=reason, user_agent=request.user_agent, pid=self.pid, process=self.process,
             connection=self.connection, sequence=request.sequence,
             first_byte_ms=(time.perf_counter() - request.started) * 1000, announced=request.announced,
+            command=created_command(request.body),
         )
 
 

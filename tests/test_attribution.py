@@ -214,3 +214,25 @@ def test_a_pull_through_a_mirror_is_drawn_to_the_registry_that_answered_whole_an
     assert {m.receiver for m in live if m.receiver.startswith("registry:")} == {"registry:127.0.0.1:5000"}
     title = next(i.title for i in whole.interactions.values())
     assert title == "docker pull nginx"
+
+
+def test_a_tcp_client_with_no_process_known_is_one_box_per_command_it_pings_for() -> None:
+    session = Session()
+
+    def tcp(at: float, span: str, method: str, path: str, status: int, **query: str) -> None:
+        connection = int(span.split(".")[0])
+        for kind, when in (("api-request", at), ("api-call", at)):
+            session.add(when, "tap", kind, f"{method} {path}", method=method, path=path, query=query, status=status,
+                        connection=connection, span=span, peer="10.0.0.7", announced=True, duration_ms=1,
+                        user_agent="Docker-Client/28.2.2 (linux)")
+
+    tcp(1.0, "1.1", "HEAD", "/_ping", 200)
+    tcp(1.01, "1.2", "GET", "/version", 200)
+    tcp(1.5, "2.1", "HEAD", "/_ping", 200)  # the next command, half a second later, on a new connection
+    tcp(1.51, "2.2", "POST", "/containers/create", 201)
+    tcp(1.52, "3.1", "POST", "/containers/abc/attach", 101, stream="1")  # a third connection of the same run
+    tcp(1.53, "2.3", "POST", "/containers/abc/start", 204)
+    diagram = sequence(session.rows)
+    assert [i.title for i in diagram.interactions.values()] == ["docker version", "docker run"]
+    clients = {p.label for p in diagram.participants if p.role == "client"}
+    assert clients == {"Client Docker-Client/28.2.2 (TCP from 10.0.0.7)"}

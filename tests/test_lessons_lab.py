@@ -1,10 +1,6 @@
 """Each lesson run for real, as a teacher runs it: `manage.py lesson run NAME` against a served lab with the API tap,
 then the dashboard's Mermaid export of the time range the run printed. Every lesson is run once (in a row, in one
-served dashboard); the tests read what it showed and what the dashboard drew.
-
-Where the diagram does not yet draw a typed command as the lessons say (the sequence mapping's titles, a run over
-TCP split into boxes), the test is an expected failure naming the gap: the mapping is the lead's, and a fix turns
-the test into a pass (strict xfail fails then, so the mark goes)."""
+served dashboard); the tests read what it showed and what the dashboard drew."""
 
 from __future__ import annotations
 
@@ -27,11 +23,6 @@ pytestmark = [pytest.mark.lab]
 LESSONS = {lesson.name: lesson for lesson in catalogue()}
 # Built first, removed first: an image with dependent children cannot be removed.
 LESSON_IMAGES = ("my-app", "nginx", "ubuntu", "hello-world", "alpine:3.18")
-TITLE_GAPS = {
-    ("remote-tls", "docker run hello-world"): "over TCP the tap knows no client process, so the run's connections "
-                                              "are drawn as three boxes (docker create, attach, start)",
-}
-BOX_GAPS = {"remote-tls": TITLE_GAPS["remote-tls", "docker run hello-world"]}
 # What each lesson's output shows, beside its echoed commands.
 SHOWS = {
     "pull-nginx": ("Status: Downloaded newer image for nginx:latest",),
@@ -151,8 +142,7 @@ def test_a_lesson_types_each_command_as_written_then_its_output_and_steps(name: 
     assert f"Keep them as a session:\n  python manage.py session save {name}-" in run.output
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=BOX_GAPS[name]))
-                                  if name in BOX_GAPS else name for name in LESSONS])
+@pytest.mark.parametrize("name", LESSONS)
 def test_the_dashboard_draws_one_box_per_typed_command_and_nothing_inferred(name: str,
                                                                             played: dict[str, Played]) -> None:
     run = played[name]
@@ -163,10 +153,8 @@ def test_the_dashboard_draws_one_box_per_typed_command_and_nothing_inferred(name
 
 def box_cases() -> Iterator[object]:
     for name, lesson in LESSONS.items():
-        for index, command in enumerate(lesson.docker_commands):
-            gap = TITLE_GAPS.get((name, command.typed))
-            marks = [pytest.mark.xfail(reason=gap)] if gap else []
-            yield pytest.param(name, index, marks=marks, id=f"{name}-{index + 1}")
+        for index in range(len(lesson.docker_commands)):
+            yield pytest.param(name, index, id=f"{name}-{index + 1}")
 
 
 @pytest.mark.parametrize(("name", "index"), box_cases())

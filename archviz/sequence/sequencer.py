@@ -140,7 +140,7 @@ class Sequencer:
             client = span.client if span is not None else client_of(o)
             command = self._commands.get(client)
             now = int(o["time_ns"])
-            if command is None or (not command.open_spans and now - command.last_ns > IDLE_NS):
+            if command is None or (not command.open_spans and (now - command.last_ns > IDLE_NS or _begins(o))):
                 command = self._new_command(client, o, delta)
             if span is not None:
                 command.spans.append(span)
@@ -324,7 +324,7 @@ class Sequencer:
             attributes = o["attributes"]
             # Everything participant_for reads, so that each participant is worked out once.
             key = (role, o["source"], o["host"], inferred, attributes.get("user_agent"), attributes.get("user"),
-                   o["subject"] if role == REGISTRY else "")
+                   attributes.get("peer"), o["subject"] if role == REGISTRY else "")
             known = self._participant_of.get(key)
             if known is not None:
                 return known
@@ -342,6 +342,13 @@ class Sequencer:
             return daemons[0]
         client = o["attributes"].get("client", "") or "unknown"
         return Participant(f"daemon:at {client}", DAEMON, f"Daemon at {client}")
+
+
+def _begins(o: dict[str, Any]) -> bool:
+    """Whether a request begins a command, where no process tells commands apart (a TCP client): the docker CLI
+    pings the daemon first, once per command."""
+    attributes = o["attributes"]
+    return bool(attributes.get("peer")) and not attributes.get("pid") and attributes.get("path") == "/_ping"
 
 
 def participant_for(role: str, observation: dict[str, Any], inferred: bool = False) -> Participant:
@@ -364,6 +371,11 @@ def participant_for(role: str, observation: dict[str, Any], inferred: bool = Fal
     if not agent or (inferred and source != "registry"):
         # Nobody saw this client: the daemon's events say only that some client asked.
         return Participant("client:inferred", CLIENT, "Client (inferred)")
+    if source == "tap" and attributes.get("peer"):
+        # A client that reached the daemon over the network: not necessarily on the daemon's machine.
+        peer = attributes["peer"]
+        return Participant(f"client:{agent} from {peer}", CLIENT,
+                           f"Client {agent.split(' ', 1)[0][:40]} (TCP from {peer})")
     return Participant(f"client:{agent}", CLIENT, f"Client {agent.split(' ', 1)[0][:40]}")
 
 

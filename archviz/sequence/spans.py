@@ -45,7 +45,7 @@ RECENT_NS = 60_000_000_000
 ANSWERS = ("api-call", "api-stream-end")
 # What can end a span: a tapped request's answer, or the end of a dashboard pull.
 ENDINGS = (*ANSWERS, "action-pull-done", "action-pull-failed", "action-pull-cancelled")
-_WHO = ("pid", "connection", "user_agent", "process", "span")
+_WHO = ("pid", "connection", "user_agent", "process", "span", "peer")
 
 
 @dataclass(slots=True, eq=False)
@@ -85,11 +85,18 @@ def span_id_of(observation: dict[str, Any]) -> str:
 
 
 def client_of(observation: dict[str, Any]) -> str:
-    """A client process (by its pid, from the unix socket's peer credentials), else its connection."""
+    """A client process (by its pid, from the unix socket's peer credentials), else a TCP client's host and
+    program, else its connection."""
     if observation["source"] == "action":
         return f"action:{observation['correlation']}"
     attributes = observation["attributes"]
-    who = f"pid {attributes['pid']}" if attributes.get("pid") else f"connection {attributes.get('connection', '?')}"
+    if attributes.get("pid"):
+        who = f"pid {attributes['pid']}"
+    elif attributes.get("peer"):
+        # Over TCP no process is known: one program on one host makes its commands one after another.
+        who = f"peer {attributes['peer']} {attributes.get('user_agent', '')}"
+    else:
+        who = f"connection {attributes.get('connection', '?')}"
     return f"{observation['host']} {who}"
 
 

@@ -75,6 +75,7 @@ class Exchange:
     exit_code: int | None = None
     announced: bool = False  # its request was recorded on its own, as an `api-request`
     command: str = ""  # a container's create: the command it is to run (secrets masked)
+    peer: str = ""  # a TCP client's address (a unix socket's client is known by its pid instead)
 
     @property
     def span(self) -> str:
@@ -199,6 +200,8 @@ def _subject(method: str, path: str) -> str:
 def _observation(exchange: Exchange, host: str, kind: str, subject: str, attributes: dict[str, object]
                  ) -> Observation:
     attributes["span"] = exchange.span
+    if exchange.peer:
+        attributes["peer"] = exchange.peer
     key = f"tap\x1f{host}\x1f{kind}\x1f{exchange.connection}\x1f{exchange.sequence}\x1f{exchange.started_ns}"
     return Observation(
         time_ns=exchange.started_ns if kind == "api-call" else exchange.started_ns + int(exchange.duration_ms * 1e6),

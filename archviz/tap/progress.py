@@ -62,7 +62,8 @@ class JsonLines:
     def observe(self, kind: str, subject: str, attributes: dict[str, object]) -> None:
         self.emit(Observation(
             time_ns=time.time_ns(), source=Source.TAP, host=self.host, kind=kind, subject=subject,
-            attributes={**attributes, "user_agent": self.exchange.user_agent, "span": self.exchange.span},
+            attributes={**attributes, "user_agent": self.exchange.user_agent, "span": self.exchange.span,
+                        **({"peer": self.exchange.peer} if self.exchange.peer else {})},
             correlation=f"{self.exchange.pid or ''}:{self.exchange.connection}",  # the client's box
         ))
 

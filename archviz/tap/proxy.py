@@ -101,6 +101,12 @@ def peer_pid(transport: asyncio.BaseTransport) -> int | None:
     return pid or None
 
 
+def peer_address(transport: asyncio.BaseTransport) -> str:
+    """A TCP client's address (the host it connects from); "" on a unix socket."""
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
+
+
 def process_name(pid: int | None) -> str:
     """The client program's name (`docker`, `python3`): its command line is not read, it can hold secrets."""
     if pid is None:
@@ -312,7 +318,7 @@ class Link:
             side.transport.pause_reading()  # until the daemon answers the phone
             pid = peer_pid(side.transport)
             self.responses = ResponseReader(self.pending, self.number, pid, process_name(pid), self.tap.call,
-                                            self.tap.end, self.tap.decoder_for)
+                                            self.tap.end, self.tap.decoder_for, peer_address(side.transport))
             self.tap._links.add(self)
             self.tap.hold(asyncio.get_running_loop().create_task(self._connect()))
 

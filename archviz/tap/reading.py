@@ -124,8 +124,9 @@ class RequestReader:
 class ResponseReader:
     def __init__(self, pending: deque[Request], connection: int, pid: int | None, process: str,
                  call: Callable[[Exchange], None], end: Callable[[Exchange, Ending], None],
-                 decoder_for: Callable[[Request, Exchange], StreamDecoder | None]) -> None:
+                 decoder_for: Callable[[Request, Exchange], StreamDecoder | None], peer: str = "") -> None:
         self.pending, self.connection, self.pid, self.process = pending, connection, pid, process
+        self.peer = peer
         self.call, self.end, self.decoder_for = call, end, decoder_for
         self.parser: h11.Connection | None = None
         self.request: Request | None = None
@@ -322,7 +323,7 @@ class ResponseReader:
         """What is known of a request on this connection, with the answer's status so far."""
         return Exchange(
             started_ns=request.started_ns, method=request.method, target=request.target, status=status,
-            reason=reason, user_agent=request.user_agent, pid=self.pid, process=self.process,
+            reason=reason, user_agent=request.user_agent, pid=self.pid, process=self.process, peer=self.peer,
             connection=self.connection, sequence=request.sequence,
             first_byte_ms=(time.perf_counter() - request.started) * 1000, announced=request.announced,
             command=created_command(request.body),

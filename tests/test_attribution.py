@@ -107,8 +107,9 @@ def test_a_registry_request_that_no_daemon_made_keeps_its_own_client_during_a_pu
                 method="GET", user_agent="curl/7.88.1")  # someone else, at the same moment
     session.stream_end(20.3, 400, "4.1", "POST", "/images/create", 20.0)
     diagram = sequence(session.rows)
-    (curl,) = [m for m in diagram.messages if m.observation == 4]
-    assert curl.sender == "client:curl/7.88.1" and curl.receiver == "registry:127.0.0.1:5000"
+    curl, answer = [m for m in diagram.messages if m.observation == 4]
+    assert curl.sender == answer.receiver == "client:curl/7.88.1"
+    assert curl.receiver == answer.sender == "registry:127.0.0.1:5000"
     assert diagram.interactions[curl.interaction].title != "docker pull 127.0.0.1:5000/lab/app:1"
 
 

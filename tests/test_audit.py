@@ -172,8 +172,9 @@ def test_registry_arrows_join_the_daemons_push_in_one_box() -> None:
     (box,) = boxes
     assert diagram.interactions[box].title == "docker push 127.0.0.1:5997/lab/app:1 (inferred)"
     labels = [m.label for m in diagram.messages]
-    assert labels[1].startswith("upload blob 444a452a9f12") and labels[2] == "does blob 444a452a9f12 exist? (HEAD)"
-    assert "upload manifest lab/app:1" in labels
+    assert labels[1].startswith("upload blob 444a452a9f12") and labels[2] == "blob 444a452a9f12 stored"
+    assert labels[3] == "does blob 444a452a9f12 exist? (HEAD)" and labels[4] == "it does"
+    assert any(label.startswith("upload manifest lab/app:1") for label in labels)
     assert "push 127.0.0.1:5997/lab/app:1" in labels  # client -> daemon
     assert not any(label.startswith("layers and manifest") for label in labels)  # not guessed: seen
     senders = {m.sender for m in diagram.messages if m.receiver.startswith("registry:")}

@@ -94,6 +94,14 @@ def _registry(message: Message, o: dict[str, Any]) -> str:
     size = attributes.get("size")
     sized = f" ({human_size(int(size))})" if size else ""
     blob = attributes.get("target") == "blob"
+    if message.sender.startswith("registry:"):  # the registry's answer to the arrow before
+        if attributes.get("method") == "HEAD":
+            return "the registry has it: it need not be sent"
+        if o["kind"] == "registry-push":
+            return ("the registry has stored the layer" if blob else
+                    "the registry has stored the manifest: the image is pushed")
+        return (f"the registry sends the layer{sized}" if blob else
+                f"the registry sends {repository}'s manifest{sized}")
     if o["kind"] == "registry-mount":
         return "the registry already has this layer in another repository: it links it instead of a new upload"
     if o["kind"] == "registry-push":

@@ -214,16 +214,26 @@ def _blob(o: dict[str, Any]) -> str:
 
 @arrows("registry-push", "registry-pull")
 def _registry_transfer(o: dict[str, Any]) -> list[Arrow]:
+    """A registry notifies what it served: the request, and the answer it gave (it notifies only successes)."""
     attributes = o["attributes"]
     method = attributes.get("method") or ("PUT" if o["kind"] == "registry-push" else "GET")
-    what = _blob(o) if attributes.get("target") == "blob" else f"manifest {o['subject']}"
-    if method == "HEAD":
-        label = f"does {what.split(' (')[0]} exist? (HEAD)"
-    elif o["kind"] == "registry-push":
-        label = f"upload {what}"
+    blob = attributes.get("target") == "blob"
+    size = attributes.get("size")
+    if blob:
+        what = f"blob {short_id(attributes.get('digest', ''))}"
+        sized = f"{what} ({human_size(size)})" if size else what
     else:
-        label = f"download {what}"
-    return [Arrow(_sender_of_registry_request(o), REGISTRY, REQUEST, label)]
+        repository, _, digest = str(o["subject"]).partition("@")
+        what = f"manifest {repository}@{short_id(digest)}" if digest else f"manifest {repository}"
+        sized = f"manifest ({human_size(size)})" if size else "manifest"
+    asker = _sender_of_registry_request(o)
+    if method == "HEAD":
+        return [Arrow(asker, REGISTRY, REQUEST, f"does {what} exist? (HEAD)"), Arrow(REGISTRY, asker, REPLY, "it does")]
+    if o["kind"] == "registry-push":
+        uploaded = f"upload {what}" + (f" ({human_size(size)})" if size else "")
+        stored = f"{what} stored" if blob else "manifest stored"
+        return [Arrow(asker, REGISTRY, REQUEST, uploaded), Arrow(REGISTRY, asker, REPLY, stored)]
+    return [Arrow(asker, REGISTRY, REQUEST, f"download {what}"), Arrow(REGISTRY, asker, REPLY, sized)]
 
 
 @arrows("registry-mount")
@@ -320,14 +330,15 @@ def _api_push_layer(o: dict[str, Any]) -> list[Arrow]:
     layer, message, size = attributes.get("layer", ""), str(attributes.get("message", "")), attributes.get("size")
     if attributes.get("error"):
         return [Arrow(REGISTRY, DAEMON, REPLY, f"push refused: {attributes['error']}")]
+    told = Arrow(DAEMON, CLIENT, REPLY, f"{layer}: {message}")  # what the client shows for the layer
     if message == "Layer already exists":
         return [Arrow(DAEMON, REGISTRY, REQUEST, f"does layer {layer} exist? (HEAD)"),
-                Arrow(REGISTRY, DAEMON, REPLY, "it does: not sent again")]
+                Arrow(REGISTRY, DAEMON, REPLY, "it does: not sent again"), told]
     if message.startswith("Mounted from "):
         return [Arrow(DAEMON, REGISTRY, REQUEST, f"mount layer {layer} {message.removeprefix('Mounted ')}"),
-                Arrow(REGISTRY, DAEMON, REPLY, "mounted: not sent again")]
+                Arrow(REGISTRY, DAEMON, REPLY, "mounted: not sent again"), told]
     return [Arrow(DAEMON, REGISTRY, REQUEST, f"push layer {layer}" + (f" ({human_size(size)})" if size else "")),
-            Arrow(REGISTRY, DAEMON, REPLY, f"layer {layer} stored")]
+            Arrow(REGISTRY, DAEMON, REPLY, f"layer {layer} stored"), told]
 
 
 @arrows("api-build-step")

@@ -47,6 +47,7 @@ IDLE_NS = 5_000_000_000
 REMEMBER = 4096
 FORGET_AFTER_NS = 2 * RECENT_NS
 _LAST = 1 << 62
+_LAYERS = frozenset({"api-pull-layer", "api-push-layer", "action-pull-layer"})
 
 
 class Sequencer:
@@ -125,7 +126,11 @@ class Sequencer:
             command.run_command = str(attributes["command"])
         block = self._block(command, span)
         detail = wire_line(attributes) if o["kind"] in ("api-request", "api-call") else ""
-        self._draw(o, arrows_for(o), self.interactions[command.interaction], block, delta, inferred=False,
+        arrows = arrows_for(o)
+        if span is not None and span.registry and o["kind"] in _LAYERS:
+            # The registry's notifications draw its side of each layer; the progress keeps what the client is told.
+            arrows = [a for a in arrows if REGISTRY not in (a.sender, a.receiver)]
+        self._draw(o, arrows, self.interactions[command.interaction], block, delta, inferred=False,
                    detail=detail, registry=span.registry if span is not None else "")
         self._retitle(command, o, delta)
         if (span is not None and o["kind"] in ENDINGS and not (o["kind"] == "api-call" and attributes.get("streamed"))

@@ -22,7 +22,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from archviz.audit import ingest
+from archviz.audit.ingest import ingest
 from archviz.sources.registry import MAX_BODY, EnvelopeError, RegistryEvent, parse_envelope
 
 HOOK_PATH = "/hooks/registry/"

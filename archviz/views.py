@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from archviz import actions
-from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
+from archviz.audit.query import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
 from archviz.hooks import HOOK_PATH
 from archviz.models import AuditEvent, StoredObservation
 from archviz.query import QueryError, time_range

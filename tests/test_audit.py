@@ -12,7 +12,8 @@ from asgiref.sync import async_to_sync
 from django.core.management import call_command
 from django.test import Client
 
-from archviz.audit import AuditFilter, ingest, page, parse_cursor
+from archviz.audit.ingest import ingest
+from archviz.audit.query import AuditFilter, page, parse_cursor
 from archviz.models import AuditEvent
 from archviz.query import QueryError
 from archviz.sequence import sequence

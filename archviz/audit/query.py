@@ -1,5 +1,5 @@
-"""The registry audit trail: store notification events once each, filter them, page through them by keyset,
-export them with constant memory, chart them, and prune them."""
+"""Reading the audit trail: filter events, page through them by keyset, export them with constant memory, chart
+them."""
 
 from __future__ import annotations
 
@@ -7,37 +7,23 @@ import csv
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
 from django.db.models import Count, F, Max, Min, Q, QuerySet
 
-from archviz.models import AuditEvent, StoredObservation
-from archviz.observation import Source
-from archviz.publish import publish
+from archviz.models import AuditEvent
 from archviz.query import QueryError, time_range
-from archviz.sources.registry import ACTIONS, RegistryEvent, observation_from_event
+from archviz.sources.registry import ACTIONS, RegistryEvent
 
 PAGE_SIZE = 100
 EXPORT_CHUNK = 2000
 MAX_FILTER_VALUE = 1024
 CHART_BUCKETS = 48
 COLUMNS = [field.name for field in fields(RegistryEvent)]
-
-
-def ingest(events: Sequence[RegistryEvent]) -> int:
-    """Store the events not stored yet, with their Observations, in one transaction; return how many were new."""
-    with transaction.atomic():
-        known = set(AuditEvent.objects.filter(event_id__in=[e.event_id for e in events])
-                    .values_list("event_id", flat=True))
-        fresh = [event for event in events if event.event_id not in known]
-        AuditEvent.objects.bulk_create([AuditEvent(**event.as_dict()) for event in fresh], ignore_conflicts=True)
-        publish([observation_from_event(event) for event in fresh])
-    return len(fresh)
 
 
 @dataclass(frozen=True)
@@ -207,19 +193,3 @@ def chart(audit_filter: AuditFilter, repositories: int = 6) -> dict[str, Any]:
         "start_ns": str(start), "bucket_ns": str(width),
         "series": [{"repository": name, **series[name]} for name in busiest],
     }
-
-
-def prune(older_than_ns: int, batch: int = 5000, dry_run: bool = False) -> int:
-    """Delete audit events (and registry observations) older than the cut-off, a batch per transaction."""
-    old_events = AuditEvent.objects.filter(time_ns__lt=older_than_ns)
-    old_observations = StoredObservation.objects.filter(source=Source.REGISTRY.value, time_ns__lt=older_than_ns)
-    if dry_run:
-        return old_events.count()
-    deleted = 0
-    for rows in (old_events, old_observations):
-        while ids := list(rows.values_list("id", flat=True)[:batch]):
-            with transaction.atomic():
-                count, _ = rows.model.objects.filter(id__in=ids).delete()
-            if rows.model is AuditEvent:
-                deleted += count
-    return deleted

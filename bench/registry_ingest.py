@@ -30,7 +30,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from archviz.sources.registry import EVENTS_MEDIA_TYPE  # noqa: E402
+from archviz.sources.registry import MEDIA_TYPES  # noqa: E402
 from tests.conftest import dashboard_env, free_port, start_serve  # noqa: E402
 
 TOKEN = "bench-token"
@@ -47,7 +47,7 @@ def envelopes(count: int, per_envelope: int) -> list[bytes]:
 
 def deliver(port: int, bodies: list[bytes]) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": EVENTS_MEDIA_TYPE, "Authorization": f"Bearer {TOKEN}"}
+    headers = {"Content-Type": MEDIA_TYPES[0], "Authorization": f"Bearer {TOKEN}"}
     for body in bodies:
         connection.request("POST", "/hooks/registry/", body=body, headers=headers)
         response = connection.getresponse()

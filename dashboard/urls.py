@@ -19,5 +19,8 @@ urlpatterns = [
     path("api/registry/events.csv", views.registry_csv, name="registry-csv"),
     path("api/registry/events.jsonl", views.registry_jsonl, name="registry-jsonl"),
     path("api/registry/chart", views.registry_chart, name="registry-chart"),
+    path("registry/unknown/", views.registry_unknown, name="registry-unknown"),
+    path("api/registry/unknown/", views.registry_unknown_api, name="registry-unknown-api"),
+    path("api/registry/refusals/", views.registry_refusals_api, name="registry-refusals"),
     path("admin/", admin.site.urls),
 ]

@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import SyncToAsync
@@ -29,6 +30,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from archviz.audit.ingest import Outcome, ingest, record_refusal
+from archviz.publish import one_wakeup
 from archviz.sources.registry import MAX_BODY, MAX_EVENTS, Delivery, DeliveryError, read_delivery
 
 HOOK_PATH = "/hooks/registry/"
@@ -90,16 +92,16 @@ async def read_body(receive: Receive) -> bytes:
 
 
 def store(delivery: Delivery, sender: str) -> Outcome:
-    # Outside Django's request cycle: keep its connection hygiene (drop broken or expired connections).
-    close_old_connections()
-    try:
-        return ingest(delivery, sender)
-    finally:
-        close_old_connections()
+    # Outside Django's request cycle: keep its connection hygiene (drop a broken or expired connection). Once,
+    # after the work: this thread does nothing else.
+    with one_wakeup():
+        try:
+            return ingest(delivery, sender)
+        finally:
+            close_old_connections()
 
 
 def count_refusal(cause: str, sender: str) -> None:
-    close_old_connections()
     try:
         record_refusal(cause, REFUSALS[cause][0], sender)
     except DatabaseError:
@@ -110,8 +112,9 @@ def count_refusal(cause: str, sender: str) -> None:
 
 
 # Made once: building a SyncToAsync per request costs as much as a small write.
-_store = SyncToAsync(store, thread_sensitive=False)
-_count_refusal = SyncToAsync(count_refusal, thread_sensitive=False)
+_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry-webhook")
+_store = SyncToAsync(store, thread_sensitive=False, executor=_writer)
+_count_refusal = SyncToAsync(count_refusal, thread_sensitive=False, executor=_writer)
 
 
 async def registry_hook(scope: Scope, receive: Receive, send: Send) -> None:

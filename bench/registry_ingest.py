@@ -1,10 +1,17 @@
-"""Registry notification ingestion over HTTP into SQLite: events per second.
+"""Registry notification ingestion over HTTP into the database: events per second.
 
-Starts `manage.py serve` (SQLite, no watcher), then posts envelopes made from a recorded push notification,
-each event with its own id, over keep-alive connections, the way a registry delivers them (one connection per
-registry endpoint, one request at a time). Prints events/s for one event per envelope (what distribution 2.8
-sends) and for ten, on one connection and on four, and checks every event was stored once.
-Run: .venv/bin/python bench/registry_ingest.py [--events N]
+Starts `manage.py serve` (SQLite in a temp dir unless DATABASE_URL is set; no watcher), then posts what
+distribution 3.1.1 sent for a push, pull and delete session (tests/data/registry/v3_session.json: blobs,
+manifests with references, deletes), each event with a fresh id, the way registries deliver:
+
+- single-event serial: one event per POST (media type events.v2+json), one keep-alive connection, each POST
+  waiting for the previous answer: how distribution 3 delivers to one endpoint. The headline figure, measured
+  --rounds times (the median is printed too); target >= 1,000 events/s.
+- the same with a new connection per event (distribution 3.1.1's HTTP sink closes idle connections after each
+  delivery), ten events per envelope (distribution 2.x may batch), and four connections at once (four registries).
+
+Checks at the end that every event was stored exactly once.
+Run: .venv/bin/python bench/registry_ingest.py [--events N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -13,12 +20,13 @@ import argparse
 import http.client
 import json
 import os
-import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -30,36 +38,41 @@ import django  # noqa: E402
 
 django.setup()
 
-from archviz.sources.registry import MEDIA_TYPES  # noqa: E402
 from tests.conftest import dashboard_env, free_port, start_serve  # noqa: E402
 
 TOKEN = "bench-token"
-TEMPLATE = json.loads((ROOT / "tests" / "data" / "registry" / "push.json").read_text())[-1]["events"][0]
+MEDIA_TYPE = "application/vnd.docker.distribution.events.v2+json"
+SESSION = [json.loads(delivery["body"])["events"][0]
+           for delivery in json.loads((ROOT / "tests" / "data" / "registry" / "v3_session.json").read_text())]
 
 
 def envelopes(count: int, per_envelope: int) -> list[bytes]:
+    """Bodies as distribution writes them (indented JSON), cycling through the recorded session."""
     bodies = []
-    for _ in range(0, count, per_envelope):
-        events = [{**TEMPLATE, "id": str(uuid.uuid4())} for _ in range(per_envelope)]
-        bodies.append(json.dumps({"events": events}).encode())
+    for start in range(0, count, per_envelope):
+        events = [{**SESSION[(start + offset) % len(SESSION)], "id": str(uuid.uuid4())}
+                  for offset in range(per_envelope)]
+        bodies.append(json.dumps({"events": events}, indent=3).encode())
     return bodies
 
 
-def deliver(port: int, bodies: list[bytes]) -> None:
+def deliver(port: int, bodies: list[bytes], reconnect: bool = False) -> None:
+    headers = {"Content-Type": MEDIA_TYPE, "Authorization": f"Bearer {TOKEN}"}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": MEDIA_TYPES[0], "Authorization": f"Bearer {TOKEN}"}
     for body in bodies:
         connection.request("POST", "/hooks/registry/", body=body, headers=headers)
         response = connection.getresponse()
         response.read()
         assert response.status == 200, response.status
+        if reconnect:
+            connection.close()
     connection.close()
 
 
-def run(port: int, events: int, per_envelope: int, connections: int) -> float:
+def run(port: int, events: int, per_envelope: int = 1, connections: int = 1, reconnect: bool = False) -> float:
     bodies = envelopes(events, per_envelope)
     shares = [bodies[index::connections] for index in range(connections)]
-    threads = [threading.Thread(target=deliver, args=(port, share)) for share in shares]
+    threads = [threading.Thread(target=deliver, args=(port, share, reconnect)) for share in shares]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -68,29 +81,52 @@ def run(port: int, events: int, per_envelope: int, connections: int) -> float:
     return len(bodies) * per_envelope / (time.perf_counter() - started)
 
 
+def stored(port: int) -> tuple[int, int]:
+    """Audit events the API lists, and how many distinct ids among them."""
+    ids: list[str] = []
+    url: str | None = f"http://127.0.0.1:{port}/api/registry/events/?limit=1000"
+    while url:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            page = json.load(response)
+        ids += [event["event_id"] for event in page["events"]]
+        url = page["next"] and f"http://127.0.0.1:{port}{page['next']}"
+    return len(ids), len(set(ids))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000, help="events per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of the headline figure")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="avbench-ingest-"))
     env = dashboard_env(data, f"unix://{data}/no-daemon.sock") | {"ARCHVIZ_REGISTRY_TOKEN": TOKEN}
+    if os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     server = start_serve(port, env, "--no-watch")
-    total = 0
+    database = "PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+    sent = 0
     try:
-        deliver(port, envelopes(50, 1))  # warm up
-        total += 50
-        for per_envelope, connections in ((1, 1), (1, 4), (10, 1), (10, 4)):
-            rate = run(port, args.events, per_envelope, connections)
-            total += args.events
-            print(f"{per_envelope:>2} event(s) per envelope, {connections} connection(s): {rate:,.0f} events/s")
+        deliver(port, envelopes(100, 1))  # warm up
+        sent += 100
+        rounds = []
+        for _ in range(args.rounds):
+            rounds.append(run(port, args.events))
+            sent += args.events
+        print(f"single-event serial ingest on {database}, one connection: "
+              f"{' / '.join(f'{rate:,.0f}' for rate in rounds)} events/s (median {statistics.median(rounds):,.0f}); "
+              f"target >= 1,000")
+        for label, options in (("a new connection per event", {"reconnect": True}),
+                               ("10 events per envelope, one connection", {"per_envelope": 10}),
+                               ("single-event, 4 connections at once", {"connections": 4})):
+            print(f"{label}: {run(port, args.events, **options):,.0f} events/s")
+            sent += args.events
+        count, distinct = stored(port)
     finally:
         server.terminate()
         server.wait(timeout=15)
-    with sqlite3.connect(data / "archviz.sqlite3") as database:
-        stored = database.execute("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM archviz_registry_event").fetchone()
-    print(f"stored {stored[0]} events ({stored[1]} distinct) of {total} sent; target >= 1,000 events/s")
+    print(f"stored {count} events ({distinct} distinct) of {sent} sent")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
-from channels.testing import HttpCommunicator
+from channels.testing import HttpCommunicator, WebsocketCommunicator
 from django.db import connection
 from django.db.models import Q
 from django.test import Client, override_settings
@@ -180,6 +180,28 @@ def test_the_audit_page_counts_unknown_shapes_links_to_them_and_shows_refused_de
     refusals = {r["cause"]: r for r in client.get("/api/registry/refusals/").json()["refusals"]}
     assert (refusals["not-json"]["count"], refusals["not-json"]["status"]) == (2, 400)
     assert refusals["unauthorized"]["count"] == 1
+
+
+@pytest.mark.asyncio
+@override_settings(ARCHVIZ_REGISTRY_TOKEN=TOKEN)
+async def test_each_stored_event_reaches_a_live_page_once_in_the_order_stored() -> None:
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=[(b"origin", b"http://127.0.0.1")])
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["type"] == "snapshot"
+    deliveries = envelopes("v3_session")
+    for delivery in deliveries:
+        for _ in range(2):  # a redelivery is stored once, so it is shown once
+            await deliver(delivery["body"].encode())
+    seen: list[dict] = []
+    while len(seen) < len(deliveries):
+        frame = await communicator.receive_json_from(timeout=10)
+        assert frame["type"] == "observations"
+        seen += frame["observations"]
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+    assert [o["id"] for o in seen] == list(range(seen[0]["id"], seen[0]["id"] + len(deliveries)))
+    assert [o["kind"] for o in seen] == [f"registry-{json.loads(d['body'])['events'][0]['action']}"
+                                         for d in deliveries]
 
 
 # Hostile bodies ---------------------------------------------------------------------------------------------

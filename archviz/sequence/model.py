@@ -3,7 +3,7 @@ command each, drawn as a box) and the Delta a batch of observations adds. Wire n
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Message kinds.
@@ -46,9 +46,14 @@ class Message:
     detail: str = ""
 
     def to_wire(self) -> dict[str, Any]:
-        wire = asdict(self)
+        # Every field is a plain value: a shallow copy is what `asdict` makes, at a fifth of its cost (the live
+        # socket sends one per arrow).
+        wire = {name: getattr(self, name) for name in _MESSAGE_FIELDS}
         wire["time_ns"] = str(self.time_ns)
         return wire
+
+
+_MESSAGE_FIELDS = tuple(f.name for f in fields(Message))
 
 
 @dataclass(slots=True)

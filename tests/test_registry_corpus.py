@@ -6,8 +6,6 @@ listed once per event, and filtered by actor exactly."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, dashboard_env, free_port, start_serve
+from tests.conftest import webhook_dashboard
 
 TOKEN = "corpus-token-7f3a"
 V2 = "application/vnd.docker.distribution.events.v2+json"
@@ -42,14 +40,8 @@ def corpus() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("corpus")
-    env = dashboard_env(data, f"unix://{data}/no-daemon.sock") | {"ARCHVIZ_REGISTRY_TOKEN": TOKEN}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    server = start_serve(port, env, "--no-watch")
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=15)
+    with webhook_dashboard(tmp_path_factory.mktemp("corpus"), TOKEN) as url:
+        yield url
 
 
 def post(url: str, body: bytes) -> int:

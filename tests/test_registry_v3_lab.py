@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from archviz.lab import Lab
-from tests.conftest import ROOT, NotificationSink, dashboard_env, free_port, start_serve
+from tests.conftest import NotificationSink, free_port, webhook_dashboard
 from tests.registry_v3 import RegistryV3, missing
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing()), reason=missing() or "registry-v3 is here")]
@@ -29,13 +28,8 @@ MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 @pytest.fixture
 def dashboard_url(tmp_path: Path) -> Iterator[str]:
-    env = dashboard_env(tmp_path, f"unix://{tmp_path}/no-daemon.sock") | {"ARCHVIZ_REGISTRY_TOKEN": "v3-token"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    server = start_serve(port, env, "--no-watch")
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=15)
+    with webhook_dashboard(tmp_path / "dashboard", "v3-token") as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,11 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from archviz.models import AuditEvent, StoredObservation
+from archviz.models import AuditEvent, RefusedDelivery, StoredObservation, UnknownEvent
 
 
 class ReadOnly(admin.ModelAdmin):
-    """The audit trail and the observations are append-only records: the admin shows them, never edits."""
+    """The audit trail (events, events of unknown shape, refused deliveries) and the observations are records: the
+    admin shows them, never edits."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -25,6 +26,19 @@ class AuditEventAdmin(ReadOnly):
     list_filter = ("action", "target_kind", "request_method")
     search_fields = ("repository", "digest", "tag", "actor", "request_addr", "request_useragent")
     show_full_result_count = False
+
+
+@admin.register(UnknownEvent)
+class UnknownEventAdmin(ReadOnly):
+    list_display = ("received_ns", "event_id", "reason", "sender")
+    search_fields = ("event_id", "reason", "raw")
+    show_full_result_count = False
+
+
+@admin.register(RefusedDelivery)
+class RefusedDeliveryAdmin(ReadOnly):
+    list_display = ("last_ns", "status", "cause", "sender", "count", "first_ns")
+    list_filter = ("cause",)
 
 
 @admin.register(StoredObservation)

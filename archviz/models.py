@@ -84,7 +84,7 @@ class AuditEvent(models.Model):
     tag = models.CharField(max_length=128, blank=True)
     digest = models.CharField(max_length=300, blank=True)
     media_type = models.CharField(max_length=255, blank=True)
-    target_kind = models.CharField(max_length=8, help_text="manifest, blob or tag")
+    target_kind = models.CharField(max_length=16, help_text="manifest, blob, tag or repository")
     size = models.BigIntegerField(null=True)
     from_repository = models.CharField(max_length=255, blank=True)
     request_addr = models.CharField(max_length=255, blank=True, help_text="the client's address")
@@ -108,6 +108,63 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.repository} {self.tag or self.digest[:19]}"
+
+
+class ManifestReference(models.Model):
+    """A descriptor (config, layer, or a manifest of an index) that a manifest references, as a registry listed it
+    in `target.references` (distribution 3 with `includereferences`). A digest fixes a manifest's content, so its
+    references are kept once per manifest digest, whichever event brought them, and outlive pruned events."""
+
+    manifest = models.CharField(max_length=300, help_text="the manifest's digest")
+    position = models.PositiveIntegerField(help_text="the descriptor's place in the manifest (the config first)")
+    digest = models.CharField(max_length=300)
+    media_type = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(null=True)
+
+    class Meta:
+        db_table = "archviz_manifest_reference"
+        constraints = [models.UniqueConstraint(fields=["manifest", "position"], name="manifest_reference_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.manifest[:19]} -> {self.digest[:19]}"
+
+
+class UnknownEvent(models.Model):
+    """Something a registry delivered that archviz cannot read, kept raw (as ASCII JSON) with the reason: it is
+    answered 2xx like any event, since a registry retries a refused event forever and sends nothing after it.
+    `key` makes a redelivery a no-op."""
+
+    key = models.CharField(max_length=64, unique=True)
+    received_ns = models.BigIntegerField(help_text="When archviz received it, in ns since the epoch")
+    event_id = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=255, help_text="what archviz could not read in it")
+    raw = models.TextField()
+    sender = models.CharField(max_length=255, blank=True, help_text="the address that delivered it")
+
+    class Meta:
+        db_table = "archviz_registry_unknown"
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class RefusedDelivery(models.Model):
+    """Deliveries the webhook refused, counted per cause and sender. Nothing of the request is kept (no header,
+    no body): a refused delivery may carry a wrong token."""
+
+    cause = models.CharField(max_length=32, help_text="a cause of archviz.hooks.REFUSALS")
+    status = models.PositiveSmallIntegerField()
+    sender = models.CharField(max_length=255, blank=True, help_text="the address that delivered it")
+    count = models.BigIntegerField()
+    first_ns = models.BigIntegerField()
+    last_ns = models.BigIntegerField()
+
+    class Meta:
+        db_table = "archviz_registry_refused"
+        constraints = [models.UniqueConstraint(fields=["cause", "sender"], name="refused_delivery_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.cause} x{self.count}"
 
 
 class InventoryItem(models.Model):

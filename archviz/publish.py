@@ -10,25 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future
+import weakref
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from asgiref.sync import AsyncToSync, SyncToAsync
 from channels.layers import BaseChannelLayer, get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 
+from archviz import sql
 from archviz.architecture.traffic import traffic
 from archviz.inventory import Change
 from archviz.live_sequence import roles, sequence_delta
 from archviz.models import InventoryItem, InventoryState, StoredObservation
 from archviz.observation import Observation
 
+log = logging.getLogger(__name__)
 LIVE_GROUP = "live"
 INVENTORY_GROUP = "inventory"
+STORED_COLUMNS = ("time_ns", "source", "host", "kind", "subject", "attributes", "correlation", "key")
 
 
 def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
@@ -43,14 +49,16 @@ def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
             rows.setdefault(row.key, row)
     # Inside a caller's transaction (the registry webhook stores its audit rows in the same one) a savepoint
     # would only cost two statements: a failure here fails the caller's transaction as a whole anyway.
-    with transaction.atomic(savepoint=False):
-        if rows:
-            stored = StoredObservation.objects.filter(key__in=list(rows)).values_list("key", flat=True)
-            for key in stored:
-                del rows[key]
+    # Keys are looked up before inserting (not skipped on conflict): PostgreSQL would spend a sequence number
+    # on each skipped row, and the browser takes a gap in the ids for a lost message.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        for key in sql.existing(cursor, StoredObservation, "key", list(rows)):
+            del rows[key]
         fresh = sorted([*rows.values(), *unkeyed], key=lambda row: row.time_ns)
+        for row in fresh:
+            row.pk = sql.insert(cursor, StoredObservation, STORED_COLUMNS,
+                                [getattr(row, name) for name in STORED_COLUMNS])
         if fresh:
-            StoredObservation.objects.bulk_create(fresh)
             transaction.on_commit(partial(_broadcast, fresh))
     return fresh
 
@@ -125,23 +133,71 @@ def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
+@dataclass
+class _Outbox:
+    """What an event loop has yet to send, in the order it was handed over, and whether a task is sending it."""
+
+    messages: deque[tuple[BaseChannelLayer, str, dict[str, Any]]] = field(default_factory=deque)
+    sending: bool = False
+
+
 _order = threading.Lock()
-_previous: Future[None] | None = None
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()
+_senders: set[asyncio.Task[None]] = set()  # the loop holds tasks only weakly
 
 
 def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, group: str,
                    message: dict[str, Any]) -> None:
     """Hand the send to the event loop without waiting for it (the committing request need not wait for the
-    browsers), but strictly after the previous send, so that frames keep the order of the commits."""
-    global _previous
+    browsers). The loop sends one message at a time, in the order they were handed over, so that frames keep
+    the order of the commits; a burst of commits is sent by one task, started by one wake-up of the loop."""
     with _order:
-        previous = _previous
+        outbox = _outboxes.setdefault(loop, _Outbox())
+        outbox.messages.append((layer, group, message))
+        if outbox.sending:
+            return
+        outbox.sending = True
+    held = getattr(_wakeups, "held", None)
+    if held is not None:
+        held.append((loop, outbox))
+    else:
+        loop.call_soon_threadsafe(_start_sending, loop, outbox)
 
-        async def send() -> None:
-            if previous is not None:
-                # Only the order matters here: a send that failed has been logged by the loop already.
-                with contextlib.suppress(Exception):
-                    await asyncio.wrap_future(previous)
+
+_wakeups = threading.local()
+
+
+@contextlib.contextmanager
+def one_wakeup() -> Iterator[None]:
+    """Broadcasts committed in this block wake the event loop once, when the block ends, instead of at each
+    commit. For work whose return wakes the loop anyway (a sync_to_async call, as the registry webhook's store):
+    woken at the commit, the loop would only wait for the GIL while this thread finishes."""
+    if getattr(_wakeups, "held", None) is not None:
+        yield  # an outer block wakes the loop
+        return
+    _wakeups.held = []
+    try:
+        yield
+    finally:
+        held, _wakeups.held = _wakeups.held, None
+        for loop, outbox in held:
+            loop.call_soon_threadsafe(_start_sending, loop, outbox)
+
+
+def _start_sending(loop: asyncio.AbstractEventLoop, outbox: _Outbox) -> None:
+    task = loop.create_task(_send_all(outbox))
+    _senders.add(task)
+    task.add_done_callback(_senders.discard)
+
+
+async def _send_all(outbox: _Outbox) -> None:
+    while True:
+        with _order:
+            if not outbox.messages:
+                outbox.sending = False
+                return
+            layer, group, message = outbox.messages.popleft()
+        try:
             await layer.group_send(group, message)
-
-        _previous = asyncio.run_coroutine_threadsafe(send(), loop)
+        except Exception:  # one failed send must not hold back the ones after it
+            log.exception("could not send a message to the %r group", group)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -13,6 +14,19 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class QueryError(ValueError):
     """A query-string value archviz cannot use; the message says what to send instead."""
+
+
+def parameters(query: Mapping[str, list[str]], allowed: Collection[str]) -> dict[str, str]:
+    """The query string as one value per name; QueryError naming any parameter that is not in `allowed` (a typo
+    would otherwise widen a filter silently) or is given more than once."""
+    unknown = sorted(name[:40] for name in query if name not in allowed)
+    if unknown:
+        raise QueryError(f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown[:10])}: "
+                         f"this endpoint takes {', '.join(allowed)}")
+    for name, values in query.items():
+        if len(values) > 1:
+            raise QueryError(f"{name} is given {len(values)} times: give it once")
+    return {name: values[0] for name, values in query.items()}
 
 
 def parse_instant(name: str, value: str) -> int:

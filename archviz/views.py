@@ -13,17 +13,33 @@ from django.views.decorators.http import require_GET, require_POST
 
 from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
-from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
+from archviz.audit.query import (
+    PAGE_SIZE,
+    AuditFilter,
+    blobs_query,
+    chart,
+    export_lines,
+    page,
+    parse_cursor,
+    parse_limit,
+    references_of,
+    refusal_wire,
+    refusals,
+    unknown_count,
+    unknown_page,
+    unknown_wire,
+    wire,
+)
 from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
-from archviz.hooks import HOOK_PATH
-from archviz.models import AuditEvent, StoredObservation
-from archviz.query import QueryError, time_range
+from archviz.hooks import HOOK_PATH, REFUSALS
+from archviz.models import AuditEvent, StoredObservation, UnknownEvent
+from archviz.query import QueryError, parameters, time_range
 from archviz.reference import BadReference, parse_reference
 from archviz.sequence import ROLES, sequence
 from archviz.sequence.mermaid import to_mermaid
 from archviz.snapshot import inventory_snapshot
-from archviz.sources.registry import ACTIONS
+from archviz.sources.registry import ACTIONS, TARGET_KINDS
 from archviz.watcher import docker_host
 
 # A Mermaid export folds at most this many observations (the text is cut at 50,000 characters anyway).
@@ -154,59 +170,74 @@ def sequence_mermaid(request: HttpRequest) -> HttpResponse:
 
 # The registry audit trail ---------------------------------------------------------------------------
 
+PAGE_PARAMETERS = (*AuditFilter.PARAMETERS, "before")
+API_PARAMETERS = (*PAGE_PARAMETERS, "limit")
+
 
 def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def _audit_filter(request: HttpRequest) -> AuditFilter:
-    return AuditFilter.from_query(request.GET.dict())
+def _query(request: HttpRequest, allowed: tuple[str, ...]) -> dict[str, str]:
+    return parameters(dict(request.GET.lists()), allowed)
 
 
-def _filtered_page(request: HttpRequest) -> tuple[AuditFilter, list[AuditEvent], str | None]:
+def _filtered_page(query: dict[str, str], size: int = PAGE_SIZE) -> tuple[AuditFilter, list[AuditEvent], str | None]:
     """The filter and the page the query string asks for; QueryError when it asks for nonsense."""
-    audit_filter = _audit_filter(request)
-    return audit_filter, *page(audit_filter, parse_cursor(request.GET.get("before", "")))
+    audit_filter = AuditFilter.from_query(query)
+    return audit_filter, *page(audit_filter, parse_cursor(query.get("before", "")), size)
 
 
 @require_GET
 def registry_page(request: HttpRequest) -> HttpResponse:
+    deliveries = {"unknown_count": unknown_count(), "refusals": _refusals()}
     try:
-        audit_filter, rows, cursor = _filtered_page(request)
+        audit_filter, rows, cursor = _filtered_page(_query(request, PAGE_PARAMETERS))
     except QueryError as error:
-        return render(request, "archviz/registry.html", {"error": str(error), "rows": [], "query": {}}, status=400)
+        return render(request, "archviz/registry.html", {"error": str(error), "rows": [], "query": {}, **deliveries},
+                      status=400)
     query = audit_filter.as_query()
+    references = references_of(rows)
     for row in rows:
-        row.blobs_query = blobs_query(row)
+        row.blobs_query = blobs_query(row, references)
+        row.references = references.get(row.digest, []) if row.target_kind == "manifest" else []
     return render(request, "archviz/registry.html", {
         "rows": rows, "filter": audit_filter, "query": query, "query_string": urlencode(query),
         "next_page": urlencode({**query, "before": cursor}) if cursor else None,
-        "first_page": "before" in request.GET, "actions": ACTIONS,
-        "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN), "hook_path": HOOK_PATH,
+        "first_page": "before" in request.GET, "actions": ACTIONS, "target_kinds": TARGET_KINDS,
+        "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN), "hook_path": HOOK_PATH, **deliveries,
     })
+
+
+def _refusals() -> list[dict[str, Any]]:
+    return [{**refusal_wire(row), "reason": REFUSALS.get(row.cause, (0, row.cause))[1]} for row in refusals()]
 
 
 @require_GET
 def registry_events(request: HttpRequest) -> JsonResponse:
     try:
-        audit_filter, rows, cursor = _filtered_page(request)
+        query = _query(request, API_PARAMETERS)
+        limit = parse_limit(query.get("limit", ""))
+        audit_filter, rows, cursor = _filtered_page(query, limit)
     except QueryError as error:
         return _error(str(error), 400)
-    next_url = f"{request.path}?{urlencode({**audit_filter.as_query(), 'before': cursor})}" if cursor else None
-    return JsonResponse({"events": [wire(row) for row in rows], "next": next_url})
+    kept = {**audit_filter.as_query(), **({"limit": str(limit)} if "limit" in query else {})}
+    next_url = f"{request.path}?{urlencode({**kept, 'before': cursor})}" if cursor else None
+    references = references_of(rows)
+    return JsonResponse({"events": [wire(row, references) for row in rows], "next": next_url})
 
 
 @require_GET
 def registry_chart(request: HttpRequest) -> JsonResponse:
     try:
-        return JsonResponse(chart(_audit_filter(request)))
+        return JsonResponse(chart(AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS))))
     except QueryError as error:
         return _error(str(error), 400)
 
 
 def _export(request: HttpRequest, form: str, content_type: str) -> HttpResponse:
     try:
-        audit_filter = _audit_filter(request)
+        audit_filter = AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS))
     except QueryError as error:
         return _error(str(error), 400)
     response = StreamingHttpResponse(export_lines(audit_filter, form), content_type=content_type)
@@ -222,6 +253,48 @@ def registry_csv(request: HttpRequest) -> HttpResponse:
 @require_GET
 def registry_jsonl(request: HttpRequest) -> HttpResponse:
     return _export(request, "jsonl", "application/jsonl; charset=utf-8")
+
+
+def _unknown(request: HttpRequest) -> tuple[list[UnknownEvent], int | None, int]:
+    query = _query(request, ("before", "limit"))
+    before = query.get("before", "")
+    if before and not (before.isdigit() and len(before) < 20):
+        raise QueryError(f"before={before[:40]!r} is not a page cursor: follow the \"older\" link")
+    limit = parse_limit(query.get("limit", ""))
+    return *unknown_page(int(before) if before else None, limit), limit
+
+
+@require_GET
+def registry_unknown(request: HttpRequest) -> HttpResponse:
+    """The events a registry sent in a shape archviz cannot read, kept raw."""
+    try:
+        rows, cursor, limit = _unknown(request)
+    except QueryError as error:
+        return render(request, "archviz/registry_unknown.html", {"error": str(error), "rows": []}, status=400)
+    return render(request, "archviz/registry_unknown.html", {
+        "rows": [unknown_wire(row) for row in rows], "count": unknown_count(),
+        "next_page": urlencode({"before": cursor, "limit": limit}) if cursor else None,
+        "first_page": "before" in request.GET,
+    })
+
+
+@require_GET
+def registry_unknown_api(request: HttpRequest) -> JsonResponse:
+    try:
+        rows, cursor, limit = _unknown(request)
+    except QueryError as error:
+        return _error(str(error), 400)
+    next_url = f"{request.path}?{urlencode({'before': cursor, 'limit': limit})}" if cursor else None
+    return JsonResponse({"count": unknown_count(), "unknown": [unknown_wire(row) for row in rows], "next": next_url})
+
+
+@require_GET
+def registry_refusals_api(request: HttpRequest) -> JsonResponse:
+    try:
+        _query(request, ())
+    except QueryError as error:
+        return _error(str(error), 400)
+    return JsonResponse({"refusals": _refusals()})
 
 
 # Actions ------------------------------------------------------------------------------------------------

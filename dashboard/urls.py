@@ -27,5 +27,8 @@ urlpatterns = [
     path("api/sessions/", classroom_views.sessions_api, name="sessions"),
     path("api/sessions/import", classroom_views.session_import, name="session-import"),
     path("api/sessions/<slug:name>.json", classroom_views.session_file, name="session-file"),
+    path("registry/unknown/", views.registry_unknown, name="registry-unknown"),
+    path("api/registry/unknown/", views.registry_unknown_api, name="registry-unknown-api"),
+    path("api/registry/refusals/", views.registry_refusals_api, name="registry-refusals"),
     path("admin/", admin.site.urls),
 ]

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -192,6 +193,22 @@ def dashboard_env(data_dir: Path, docker_host: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHVIZ_", "DATABASE_URL", "REDIS_URL"))}
     env.update(ARCHVIZ_DATA_DIR=str(data_dir), DOCKER_HOST=docker_host, PYTHONUNBUFFERED="1")
     return env
+
+
+@contextlib.contextmanager
+def webhook_dashboard(data_dir: Path, token: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`manage.py serve` in its own process and database with the registry webhook on (bearer `token`) and no
+    daemon to watch; yields its URL."""
+    env = dashboard_env(data_dir, f"unix://{data_dir}/no-daemon.sock") | {"ARCHVIZ_REGISTRY_TOKEN": token,
+                                                                         **(extra_env or {})}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    server = start_serve(port, env, "--no-watch")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
 
 
 @pytest.fixture

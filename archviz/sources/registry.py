@@ -1,8 +1,13 @@
-"""The registry source: a notification envelope of the Docker registry (distribution) -> audit events and
-Observations.
+"""The registry source: a notification delivery of a Docker registry (distribution 2.x or 3.x) -> audit events,
+events of unknown shape, and Observations.
 
-Pure functions only. Every field is checked; anything archviz cannot use raises EnvelopeError with the
-HTTP status to answer and a message naming the field, so the registry's operator can see what is wrong.
+Pure functions only. What must stay true: a registry retries a refused delivery forever, in order, so refusing
+one well-formed event stops its whole audit feed. Hence only a body that is not JSON (or is too large) is
+refused; any JSON is read event by event, and an event archviz cannot read is kept as an UnknownEvent, raw,
+with the reason, instead of refusing the delivery. The shapes follow distribution's own source
+(notifications/event.go and bridge.go): 2.x posts envelopes of `events.v1+json`, 3.x one event per envelope of
+`events.v2+json`, with `target.references` on manifest events, and tag and repository deletes that carry no
+digest (as empty strings: the descriptor's fields have no `omitempty`).
 """
 
 from __future__ import annotations
@@ -10,39 +15,62 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from archviz.observation import Observation, Source
 
-EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
+# The media types registries send (the body decides; the header is only recorded): distribution 2.x, 3.x, and
+# plain JSON from anything else that speaks the same envelope.
+MEDIA_TYPES = ("application/vnd.docker.distribution.events.v1+json",
+               "application/vnd.docker.distribution.events.v2+json", "application/json")
 ACTIONS = ("push", "pull", "mount", "delete")
+TARGET_KINDS = ("manifest", "blob", "tag", "repository")
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
+MAX_REFERENCES = 1000
+LATEST_NS = 2**63 - 1  # what a signed 64-bit column holds: 2262-04-11
 
 # Distribution's own grammar, in short: lowercase path components, tags, and algorithm:hex digests.
 _REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
 _DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,256}")
 _METHOD = re.compile(r"[A-Z]{1,16}")
+# Control characters and lone surrogates: no database column takes them all (PostgreSQL refuses NUL, and a lone
+# surrogate is not UTF-8), and no registry sends them in a field archviz keeps.
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _RFC3339 = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
     r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class EnvelopeError(ValueError):
-    """An envelope archviz refuses; `status` is the HTTP status to answer with."""
+class DeliveryError(ValueError):
+    """A delivery archviz refuses as a whole; `cause` names why (see archviz.hooks.REFUSALS)."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
+    def __init__(self, message: str, cause: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.cause = cause
+
+
+class Unreadable(ValueError):
+    """An event archviz cannot read; the message names the field and what is wrong with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A descriptor a manifest references (its config, a layer, a manifest of an index), as the registry listed it."""
+
+    digest: str
+    media_type: str
+    size: int | None
 
 
 @dataclass(frozen=True, slots=True)
 class RegistryEvent:
-    """One event of a notification envelope, checked. `target_kind` is manifest, blob or tag."""
+    """One event of a notification envelope, checked. `target_kind` is one of TARGET_KINDS."""
 
     event_id: str
     time_ns: int
@@ -61,73 +89,113 @@ class RegistryEvent:
     actor: str
     source_addr: str
     source_instance: str
+    references: tuple[Reference, ...] = field(default=())
 
     @property
     def existence_check(self) -> bool:
         """A HEAD asks whether something exists; it downloads nothing."""
         return self.request_method == "HEAD"
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+# The audit row's columns: every field but the references, which are kept per manifest digest.
+COLUMNS = tuple(f.name for f in fields(RegistryEvent) if f.name != "references")
 
 
-def parse_envelope(body: bytes, content_type: str) -> list[RegistryEvent]:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != EVENTS_MEDIA_TYPE:
-        raise EnvelopeError(f"media type {media_type or '(none)'!r} is not {EVENTS_MEDIA_TYPE}", status=415)
+@dataclass(frozen=True, slots=True)
+class UnknownEvent:
+    """Something a registry sent that archviz cannot read, kept as it came. `key` makes a redelivery count once:
+    it is the event's id when it has a usable one, else its JSON."""
+
+    key: str
+    event_id: str
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one POST brought: the events archviz can read, and the ones it keeps raw."""
+
+    events: tuple[RegistryEvent, ...]
+    unknown: tuple[UnknownEvent, ...]
+
+
+def read_delivery(body: bytes) -> Delivery:
+    """Read a POSTed body. Raises DeliveryError only for a body that is too large or not JSON."""
     if len(body) > MAX_BODY:
-        raise EnvelopeError(f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit", status=413)
+        raise DeliveryError(f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit", "too-large")
     try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise EnvelopeError("body is not JSON", status=400) from None
+        envelope = json.loads(body, parse_constant=_not_json)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError):
+        raise DeliveryError("body is not JSON", "not-json") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("events"), list):
-        raise EnvelopeError('body must be an object with an "events" list')
-    events = envelope["events"]
-    if len(events) > MAX_EVENTS:
-        raise EnvelopeError(f"{len(events)} events in one envelope, at most {MAX_EVENTS}", status=413)
-    parsed = [_event(event, f"events[{index}]") for index, event in enumerate(events)]
-    if len({event.event_id for event in parsed}) != len(parsed):
-        raise EnvelopeError("the envelope holds the same event id twice")
-    return parsed
+        return Delivery((), (unknown(envelope, 'not an envelope: expected an object with an "events" list'),))
+    if len(envelope["events"]) > MAX_EVENTS:
+        raise DeliveryError(f"{len(envelope['events'])} events in one envelope, at most {MAX_EVENTS}", "too-large")
+    events: list[RegistryEvent] = []
+    unknowns: list[UnknownEvent] = []
+    for raw in envelope["events"]:
+        try:
+            events.append(read_event(raw))
+        except Unreadable as error:
+            unknowns.append(unknown(raw, str(error)))
+    return Delivery(tuple(events), tuple(unknowns))
 
 
-def _event(raw: object, path: str) -> RegistryEvent:
-    event = _object(raw, path, required=True)
-    action = _text(event, "action", path, required=True, limit=16)
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def unknown(raw: object, reason: str) -> UnknownEvent:
+    # ASCII JSON: whatever the registry sent (lone surrogates, NUL) stays storable and shown as it came.
+    text = json.dumps(raw, ensure_ascii=True)
+    event_id = raw.get("id") if isinstance(raw, dict) else None
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and not _UNSTORABLE.search(event_id)):
+        event_id = ""
+    identity = f"id\x1f{event_id}" if event_id else f"json\x1f{json.dumps(raw, ensure_ascii=True, sort_keys=True)}"
+    return UnknownEvent(key=hashlib.sha256(identity.encode()).hexdigest(), event_id=event_id, reason=reason[:255],
+                        raw=text)
+
+
+def read_event(raw: object) -> RegistryEvent:
+    """One event of an envelope, or Unreadable naming what archviz cannot read in it."""
+    event = _object(raw, "event", required=True)
+    action = _text(event, "action", "", required=True, limit=16)
     if action not in ACTIONS:
-        raise EnvelopeError(f"{path}.action {action[:20]!r} is unknown: expected push, pull, mount or delete")
-    target = _object(event.get("target"), f"{path}.target", required=True)
-    request = _object(event.get("request"), f"{path}.request")
-    actor = _object(event.get("actor"), f"{path}.actor")
-    source = _object(event.get("source"), f"{path}.source")
-    repository = _text(target, "repository", f"{path}.target", required=True, limit=255, pattern=_REPOSITORY)
-    tag = _text(target, "tag", f"{path}.target", pattern=_TAG)
-    digest = _text(target, "digest", f"{path}.target", limit=300, pattern=_DIGEST)
-    if not tag and not digest:
-        raise EnvelopeError(f"{path}.target names neither a tag nor a digest")
-    media_type = _text(target, "mediaType", f"{path}.target", limit=255)
-    url = _text(target, "url", f"{path}.target", limit=4096)
-    method = _text(request, "method", f"{path}.request", limit=16, pattern=_METHOD)
-    addr = _text(request, "addr", f"{path}.request", limit=255)
+        raise Unreadable(f"action {action[:20]!r} is not one of {', '.join(ACTIONS)}")
+    target = _object(event.get("target"), "target", required=True)
+    request = _object(event.get("request"), "request")
+    actor = _object(event.get("actor"), "actor")
+    source = _object(event.get("source"), "source")
+    repository = _text(target, "repository", "target", required=True, limit=255, pattern=_REPOSITORY)
+    tag = _text(target, "tag", "target", pattern=_TAG)
+    digest = _text(target, "digest", "target", limit=300, pattern=_DIGEST)
+    if not tag and not digest and action != "delete":
+        raise Unreadable(f"target names neither a tag nor a digest, and a {action} needs one")
+    media_type = _text(target, "mediaType", "target", limit=255)
+    url = _text(target, "url", "target", limit=4096)
+    method = _text(request, "method", "request", limit=16, pattern=_METHOD)
+    addr = _text(request, "addr", "request", limit=255)
     return RegistryEvent(
-        event_id=_text(event, "id", path, required=True, limit=255),
-        time_ns=_timestamp(event.get("timestamp"), f"{path}.timestamp"),
+        event_id=_text(event, "id", "", required=True, limit=255),
+        time_ns=_timestamp(event.get("timestamp")),
         action=action,
         repository=repository,
         tag=tag,
         digest=digest,
         media_type=media_type,
         target_kind=_target_kind(action, media_type, url, tag, digest),
-        size=_size(target, f"{path}.target"),
-        from_repository=_text(target, "fromRepository", f"{path}.target", limit=255, pattern=_REPOSITORY),
+        # A delete names no content: its descriptor's size is a placeholder 0.
+        size=_size(target.get("size", target.get("length")), "target.size") if action != "delete" else None,
+        from_repository=_text(target, "fromRepository", "target", limit=255, pattern=_REPOSITORY),
         request_addr=client_address(addr),
         request_method=method,
-        request_useragent=_text(request, "useragent", f"{path}.request", limit=1024),
-        request_host=_text(request, "host", f"{path}.request", limit=255),
-        actor=_text(actor, "name", f"{path}.actor", limit=255),
-        source_addr=_text(source, "addr", f"{path}.source", limit=255),
-        source_instance=_text(source, "instanceID", f"{path}.source", limit=255),
+        request_useragent=_text(request, "useragent", "request", limit=1024),
+        request_host=_text(request, "host", "request", limit=255),
+        actor=_text(actor, "name", "actor", limit=255),
+        source_addr=_text(source, "addr", "source", limit=255),
+        source_instance=_text(source, "instanceID", "source", limit=255),
+        references=_references(target.get("references")),
     )
 
 
@@ -135,58 +203,86 @@ def _object(value: object, path: str, required: bool = False) -> dict[str, Any]:
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
-        raise EnvelopeError(f"{path} is {'missing' if value is None else 'not an object'}")
+        raise Unreadable(f"{path} is {'missing' if value is None else 'not an object'}")
     return value
 
 
 def _text(container: dict[str, Any], name: str, path: str, *, required: bool = False, limit: int = 128,
           pattern: re.Pattern[str] | None = None) -> str:
+    where = f"{path}.{name}" if path else name
     value = container.get(name)
     if value is None or value == "":
         if required:
-            raise EnvelopeError(f"{path}.{name} is missing")
+            raise Unreadable(f"{where} is missing")
         return ""
     if not isinstance(value, str):
-        raise EnvelopeError(f"{path}.{name} must be a string")
+        raise Unreadable(f"{where} is not a string")
     if len(value) > limit:
-        raise EnvelopeError(f"{path}.{name} is longer than {limit} characters")
+        raise Unreadable(f"{where} is longer than {limit} characters")
+    if _UNSTORABLE.search(value):
+        raise Unreadable(f"{where} holds control characters or lone surrogates")
     if pattern is not None and not pattern.fullmatch(value):
-        raise EnvelopeError(f"{path}.{name} {value[:80]!r} is not a valid {name}")
+        raise Unreadable(f"{where} {value[:80]!r} is not a valid {name}")
     return value
 
 
-def _size(target: dict[str, Any], path: str) -> int | None:
-    value = target.get("size", target.get("length"))
+def _size(value: object, path: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise EnvelopeError(f"{path}.size must be a non-negative integer")
+        raise Unreadable(f"{path} is not a non-negative integer")
     return value
 
 
-def _timestamp(value: object, path: str) -> int:
+def _references(value: object) -> tuple[Reference, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_REFERENCES:
+        raise Unreadable(f"target.references is not a list of at most {MAX_REFERENCES} descriptors")
+    references = []
+    for index, raw in enumerate(value):
+        path = f"target.references[{index}]"
+        descriptor = _object(raw, path, required=True)
+        references.append(Reference(
+            digest=_text(descriptor, "digest", path, required=True, limit=300, pattern=_DIGEST),
+            media_type=_text(descriptor, "mediaType", path, limit=255),
+            size=_size(descriptor.get("size"), f"{path}.size"),
+        ))
+    return tuple(references)
+
+
+def _timestamp(value: object) -> int:
     if not isinstance(value, str):
-        raise EnvelopeError(f"{path} is {'missing' if value is None else 'not a string'}")
+        raise Unreadable(f"timestamp is {'missing' if value is None else 'not a string'}")
     match = _RFC3339.fullmatch(value)
     if match is None:
-        raise EnvelopeError(f"{path} {value[:40]!r} is not an RFC 3339 time")
+        raise Unreadable(f"timestamp {value[:40]!r} is not an RFC 3339 time")
     zone = "+00:00" if match["zone"] in "Zz" else match["zone"]
     try:
         moment = datetime.fromisoformat(f"{match['date']}T{match['time']}{zone}")
     except ValueError:
-        raise EnvelopeError(f"{path} {value[:40]!r} is not a real time") from None
-    seconds = int((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
-    return seconds * 1_000_000_000 + int((match["fraction"] or "0").ljust(9, "0"))
+        raise Unreadable(f"timestamp {value[:40]!r} is not a real time") from None
+    seconds = int((moment - _EPOCH).total_seconds())
+    time_ns = seconds * 1_000_000_000 + int((match["fraction"] or "0").ljust(9, "0"))
+    if not 0 <= time_ns <= LATEST_NS:
+        raise Unreadable(f"timestamp {value[:40]!r} is outside 1970-2262")
+    return time_ns
 
 
 def _target_kind(action: str, media_type: str, url: str, tag: str, digest: str) -> str:
-    if "/blobs/" in url or media_type in {"application/octet-stream"} or "layer" in media_type:
+    if not tag and not digest:
+        return "repository"
+    if "/blobs/" in url or media_type == "application/octet-stream" or "layer" in media_type or action == "mount":
         return "blob"
-    if action == "mount":
-        return "blob"
-    if action == "delete" and tag and not digest:
+    if action == "delete" and not digest:
         return "tag"
+    # A delete by digest names a manifest; distribution sends a blob's delete the same way (no URL, no media
+    # type), so one cannot be told from the other.
     return "manifest"
+
+
+def is_digest(value: str) -> bool:
+    return _DIGEST.fullmatch(value) is not None
 
 
 def client_address(addr: str) -> str:
@@ -197,14 +293,20 @@ def client_address(addr: str) -> str:
     return host if separator and port.isdigit() and ":" not in host else addr
 
 
+def subject_of(event: RegistryEvent) -> str:
+    """`repo:tag`, `repo@digest`, or the repository alone (a repository delete)."""
+    if event.tag:
+        return f"{event.repository}:{event.tag}"
+    return f"{event.repository}@{event.digest}" if event.digest else event.repository
+
+
 def observation_from_event(event: RegistryEvent) -> Observation:
-    subject = f"{event.repository}:{event.tag}" if event.tag else f"{event.repository}@{event.digest}"
     return Observation(
         time_ns=event.time_ns,
         source=Source.REGISTRY,
         host=event.request_host or event.source_addr,
         kind=f"registry-{event.action}",
-        subject=subject,
+        subject=subject_of(event),
         attributes={
             "repository": event.repository, "tag": event.tag, "digest": event.digest,
             "media_type": event.media_type, "target": event.target_kind, "size": event.size,

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from archviz.audit import prune
+from archviz.audit.retention import prune
 
 
 class Command(BaseCommand):

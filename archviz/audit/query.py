@@ -1,5 +1,5 @@
-"""The registry audit trail: store notification events once each, filter them, page through them by keyset,
-export them with constant memory, chart them, and prune them."""
+"""Reading the audit trail: filter events, page through them by keyset, export them with constant memory, chart
+them; list what arrived in a shape archviz cannot read, and the deliveries the webhook refused."""
 
 from __future__ import annotations
 
@@ -7,37 +7,23 @@ import csv
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
 from django.db.models import Count, F, Max, Min, Q, QuerySet
 
-from archviz.models import AuditEvent, StoredObservation
-from archviz.observation import Source
-from archviz.publish import publish
+from archviz.models import AuditEvent, ManifestReference, RefusedDelivery, UnknownEvent
 from archviz.query import QueryError, time_range
-from archviz.sources.registry import ACTIONS, RegistryEvent, observation_from_event
+from archviz.sources.registry import ACTIONS, COLUMNS, TARGET_KINDS, is_digest
 
 PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
 EXPORT_CHUNK = 2000
 MAX_FILTER_VALUE = 1024
 CHART_BUCKETS = 48
-COLUMNS = [field.name for field in fields(RegistryEvent)]
-
-
-def ingest(events: Sequence[RegistryEvent]) -> int:
-    """Store the events not stored yet, with their Observations, in one transaction; return how many were new."""
-    with transaction.atomic():
-        known = set(AuditEvent.objects.filter(event_id__in=[e.event_id for e in events])
-                    .values_list("event_id", flat=True))
-        fresh = [event for event in events if event.event_id not in known]
-        AuditEvent.objects.bulk_create([AuditEvent(**event.as_dict()) for event in fresh], ignore_conflicts=True)
-        publish([observation_from_event(event) for event in fresh])
-    return len(fresh)
 
 
 @dataclass(frozen=True)
@@ -51,10 +37,12 @@ class AuditFilter:
     useragent: str = ""
     kind: str = ""
     checks: str = "show"  # existence checks (HEAD): show, hide or only
+    manifest: str = ""  # the blobs (and manifests) this manifest digest references
     since: int | None = None
     until: int | None = None
 
     TEXT = ("repository", "tag", "digest", "actor", "addr", "useragent")
+    PARAMETERS = (*TEXT, "action", "kind", "checks", "manifest", "since", "until")
 
     @classmethod
     def from_query(cls, query: dict[str, str]) -> AuditFilter:
@@ -66,13 +54,16 @@ class AuditFilter:
                 raise QueryError(f"{name} is longer than {MAX_FILTER_VALUE} characters")
             values[name] = value
         choices = {
-            "action": ("", *ACTIONS), "kind": ("", "manifest", "blob", "tag"), "checks": ("show", "hide", "only"),
+            "action": ("", *ACTIONS), "kind": ("", *TARGET_KINDS), "checks": ("show", "hide", "only"),
         }
         for name, allowed in choices.items():
             value = query.get(name, "").strip() or allowed[0]
             if value not in allowed:
                 raise QueryError(f"{name}={value[:40]!r} is not one of {', '.join(a for a in allowed if a)}")
             values[name] = value
+        values["manifest"] = query.get("manifest", "").strip()
+        if values["manifest"] and not is_digest(values["manifest"]):
+            raise QueryError(f"manifest={values['manifest'][:80]!r} is not a digest: give one like sha256:<64 hex>")
         values["since"], values["until"] = time_range({k: query[k] for k in ("since", "until") if query.get(k)})
         return cls(**values)
 
@@ -83,6 +74,8 @@ class AuditFilter:
         rows = rows.filter(**{name: value for name, value in exact.items() if value})
         if self.useragent:
             rows = rows.filter(request_useragent__contains=self.useragent)
+        if self.manifest:
+            rows = rows.filter(digest__in=ManifestReference.objects.filter(manifest=self.manifest).values("digest"))
         if self.checks == "hide":
             rows = rows.exclude(request_method="HEAD")
         elif self.checks == "only":
@@ -95,7 +88,7 @@ class AuditFilter:
 
     def as_query(self) -> dict[str, str]:
         """The filter as query parameters (for links: the next page, exports)."""
-        query = {name: getattr(self, name) for name in (*self.TEXT, "action", "kind")}
+        query = {name: getattr(self, name) for name in (*self.TEXT, "action", "kind", "manifest")}
         query = {name: value for name, value in query.items() if value}
         if self.checks != "show":
             query["checks"] = self.checks
@@ -128,19 +121,47 @@ def page(audit_filter: AuditFilter, before: tuple[int, int] | None, size: int = 
     return found, (f"{found[-1].time_ns}.{found[-1].pk}" if more else None)
 
 
-def blobs_query(row: AuditEvent, within_ns: int = 60_000_000_000) -> str:
-    """For a manifest: the filter of the blobs the same client moved in the same repository around it (a
-    notification does not list a manifest's layers; the transfer that carried them is the next best thing)."""
-    if row.target_kind != "manifest" or row.action == "delete":
+def parse_limit(value: str) -> int:
+    """`limit=N`: how many events a page holds, 1 to MAX_PAGE_SIZE (PAGE_SIZE when not given)."""
+    if not value:
+        return PAGE_SIZE
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+        raise QueryError(f"limit={value[:40]!r} is not a number from 1 to {MAX_PAGE_SIZE}: e.g. limit=500")
+    return int(value)
+
+
+References = dict[str, list[ManifestReference]]
+
+
+def references_of(rows: Iterable[AuditEvent]) -> References:
+    """The references of the manifests among these rows, by manifest digest, in the manifest's order."""
+    digests = {row.digest for row in rows if row.target_kind == "manifest" and row.digest}
+    found: References = {}
+    for reference in ManifestReference.objects.filter(manifest__in=digests).order_by("manifest", "position"):
+        found.setdefault(reference.manifest, []).append(reference)
+    return found
+
+
+def blobs_query(row: AuditEvent, references: References, within_ns: int = 60_000_000_000) -> str:
+    """For a manifest: the filter of its blobs in the same repository. Exactly the blobs it references when the
+    registry listed them (distribution 3 with includereferences); otherwise the blobs the same client moved in
+    the same repository around it, the next best thing."""
+    if row.target_kind != "manifest":
+        return ""
+    if row.digest in references:
+        return urlencode(AuditFilter(repository=row.repository, manifest=row.digest).as_query())
+    if row.action == "delete":
         return ""
     return urlencode(AuditFilter(repository=row.repository, kind="blob", addr=row.request_addr,
                                  since=max(row.time_ns - within_ns, 0), until=row.time_ns + within_ns).as_query())
 
 
-def wire(row: AuditEvent) -> dict[str, Any]:
+def wire(row: AuditEvent, references: References) -> dict[str, Any]:
     record = {name: getattr(row, name) for name in COLUMNS}
     record["time"] = iso_time(row.time_ns)
     record["existence_check"] = row.request_method == "HEAD"
+    record["references"] = [{"digest": r.digest, "media_type": r.media_type, "size": r.size}
+                            for r in references.get(row.digest, []) if row.target_kind == "manifest"]
     return record
 
 
@@ -149,12 +170,12 @@ def iso_time(time_ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanoseconds:09d}Z"
 
 
-def _chunks(audit_filter: AuditFilter) -> Iterator[list[AuditEvent]]:
+def _chunks(audit_filter: AuditFilter) -> Iterator[tuple[list[AuditEvent], References]]:
     before = None
     while True:
         rows, cursor = page(audit_filter, before, EXPORT_CHUNK)
         if rows:
-            yield rows
+            yield rows, references_of(rows)
         if cursor is None:
             return
         before = parse_cursor(cursor)
@@ -164,14 +185,21 @@ async def export_lines(audit_filter: AuditFilter, form: str) -> AsyncIterator[st
     """CSV or JSON Lines of every matching event, newest first, a chunk at a time (constant memory)."""
     chunks = _chunks(audit_filter)
     next_chunk = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
-    header = ["time", *COLUMNS, "existence_check"]
+    header = ["time", *COLUMNS, "existence_check", "references"]
     if form == "csv":
         yield _csv_line(header)
-    while (rows := await next_chunk()) is not None:
+    while (chunk := await next_chunk()) is not None:
+        rows, references = chunk
+        records = [wire(row, references) for row in rows]
         if form == "csv":
-            yield "".join(_csv_line([record[name] for name in header]) for record in map(wire, rows))
+            yield "".join(_csv_line([_cell(record[name]) for name in header]) for record in records)
         else:
-            yield "".join(json.dumps(wire(row)) + "\n" for row in rows)
+            yield "".join(json.dumps(record) + "\n" for record in records)
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: references are their digests, space-separated."""
+    return " ".join(reference["digest"] for reference in value) if isinstance(value, list) else value
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -209,17 +237,32 @@ def chart(audit_filter: AuditFilter, repositories: int = 6) -> dict[str, Any]:
     }
 
 
-def prune(older_than_ns: int, batch: int = 5000, dry_run: bool = False) -> int:
-    """Delete audit events (and registry observations) older than the cut-off, a batch per transaction."""
-    old_events = AuditEvent.objects.filter(time_ns__lt=older_than_ns)
-    old_observations = StoredObservation.objects.filter(source=Source.REGISTRY.value, time_ns__lt=older_than_ns)
-    if dry_run:
-        return old_events.count()
-    deleted = 0
-    for rows in (old_events, old_observations):
-        while ids := list(rows.values_list("id", flat=True)[:batch]):
-            with transaction.atomic():
-                count, _ = rows.model.objects.filter(id__in=ids).delete()
-            if rows.model is AuditEvent:
-                deleted += count
-    return deleted
+# What arrived but could not be read, and what was refused ---------------------------------------------------
+
+
+def unknown_count() -> int:
+    return UnknownEvent.objects.count()
+
+
+def unknown_page(before: int | None, size: int = PAGE_SIZE) -> tuple[list[UnknownEvent], int | None]:
+    """Events of unknown shape, newest first, and the cursor (an id) of the next, older page, or None."""
+    rows = UnknownEvent.objects.order_by("-id")
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    found = list(rows[: size + 1])
+    return found[:size], (found[size - 1].pk if len(found) > size else None)
+
+
+def unknown_wire(row: UnknownEvent) -> dict[str, Any]:
+    return {"id": row.pk, "received": iso_time(row.received_ns), "event_id": row.event_id, "reason": row.reason,
+            "sender": row.sender, "raw": row.raw}
+
+
+def refusals() -> list[RefusedDelivery]:
+    """Refused deliveries per cause and sender, the latest first."""
+    return list(RefusedDelivery.objects.order_by("-last_ns", "cause"))
+
+
+def refusal_wire(row: RefusedDelivery) -> dict[str, Any]:
+    return {"cause": row.cause, "status": row.status, "sender": row.sender, "count": row.count,
+            "first": iso_time(row.first_ns), "last": iso_time(row.last_ns)}

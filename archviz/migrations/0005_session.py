@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('archviz', '0003_inventory'),
+        ('archviz', '0004_registry_deliveries'),
     ]
 
     operations = [

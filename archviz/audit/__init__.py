@@ -1,0 +1,5 @@
+"""The registry audit trail: what registries said was pushed, pulled, mounted and deleted, and by whom.
+
+`ingest` writes it (the webhook's only way in), `query` reads it (filters, keyset pages, exports, the chart),
+`retention` prunes it. Nothing here knows HTTP: the webhook (archviz.hooks) and the views hand it parsed values.
+"""

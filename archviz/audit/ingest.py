@@ -1,0 +1,72 @@
+"""Writing the audit trail: each delivered event stored once (a readable one with its Observation and its
+manifest's references, an unknown one raw) in one transaction; refused deliveries counted.
+
+Distribution 3 posts one event at a time and waits for each answer, so the time spent per event is a registry's
+ceiling: each write is one INSERT … ON CONFLICT DO NOTHING (archviz.sql), and the database, not a SELECT first,
+says whether an event is new.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from archviz import sql
+from archviz.models import AuditEvent, ManifestReference, RefusedDelivery, UnknownEvent
+from archviz.publish import publish
+from archviz.sources.registry import COLUMNS, Delivery, observation_from_event
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a delivery added: new readable events, new unknown ones, and events stored before (redeliveries)."""
+
+    stored: int
+    unknown: int
+    duplicates: int
+
+    def to_wire(self) -> dict[str, int]:
+        return {"stored": self.stored, "unknown": self.unknown, "duplicates": self.duplicates}
+
+
+def ingest(delivery: Delivery, sender: str = "") -> Outcome:
+    """Store what is not stored yet, in one transaction (all of it or, on an error, none of it)."""
+    received_ns = time.time_ns()
+    with transaction.atomic(), connection.cursor() as cursor:
+        fresh = [event for event in delivery.events if sql.insert(
+            cursor, AuditEvent, COLUMNS, [getattr(event, name) for name in COLUMNS], skip_existing=True)]
+        listing = {event.digest: event.references for event in fresh
+                   if event.target_kind == "manifest" and event.digest and event.references}
+        for digest in sql.existing(cursor, ManifestReference, "manifest", list(listing)):
+            del listing[digest]  # a digest fixes a manifest's content: its references are known already
+        for digest, references in listing.items():
+            for position, reference in enumerate(references):
+                sql.insert(cursor, ManifestReference, _REFERENCE_COLUMNS,
+                           (digest, position, reference.digest, reference.media_type, reference.size),
+                           skip_existing=True)
+        kept = sum(sql.insert(cursor, UnknownEvent, _UNKNOWN_COLUMNS,
+                              (item.key, received_ns, item.event_id, item.reason, item.raw, sender[:255]),
+                              skip_existing=True) is not None
+                   for item in delivery.unknown)
+        publish([observation_from_event(event) for event in fresh])
+    return Outcome(stored=len(fresh), unknown=kept,
+                   duplicates=len(delivery.events) + len(delivery.unknown) - len(fresh) - kept)
+
+
+def record_refusal(cause: str, status: int, sender: str) -> None:
+    """Count one refused delivery of this cause from this sender (one upsert: no race between two senders)."""
+    now = time.time_ns()
+    quote = connection.ops.quote_name
+    table, count = quote(RefusedDelivery._meta.db_table), quote("count")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (cause, status, sender, {count}, first_ns, last_ns) VALUES (%s, %s, %s, 1, %s, %s) "
+            f"ON CONFLICT (cause, sender) DO UPDATE SET {count} = {table}.{count} + 1, last_ns = excluded.last_ns, "
+            f"status = excluded.status",
+            [cause, status, sender[:255], now, now])
+
+
+_REFERENCE_COLUMNS = ("manifest", "position", "digest", "media_type", "size")
+_UNKNOWN_COLUMNS = ("key", "received_ns", "event_id", "reason", "raw", "sender")

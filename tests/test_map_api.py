@@ -8,10 +8,10 @@ import json
 import pytest
 from django.test import Client, override_settings
 
-from archviz.audit import ingest
+from archviz.audit.ingest import ingest
 from archviz.inventory import Change
 from archviz.publish import publish, publish_inventory
-from archviz.sources.registry import parse_envelope
+from archviz.sources.registry import read_delivery
 from tests.recorded import LAB_HOST
 from tests.test_map_socket import observations
 from tests.test_map_state import CLI, DAEMON, DATA, REGISTRY
@@ -25,7 +25,7 @@ def test_the_map_reads_inventory_registry_audit_and_tap_clients_from_the_store(c
              "layers": [{"id": "sha256:l1", "size": 100, "created_by": ""}]}
     publish_inventory(LAB_HOST, [Change("upsert", "image", image["id"], image)], reload=True)
     for envelope in json.loads((DATA / "registry" / "push.json").read_text()):  # a real push, as delivered
-        ingest(parse_envelope(json.dumps(envelope).encode(), "application/vnd.docker.distribution.events.v1+json"))
+        ingest(read_delivery(json.dumps(envelope).encode()))
     state = client.get("/api/map/").json()
     assert [c["id"] for c in state["clients"]] == [CLI]
     (daemon,) = state["daemons"]

@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archviz.lab import htpasswd_line
+from archviz.lab.processes import htpasswd_line
 
 BINARY = Path(__file__).resolve().parents[2] / "shared" / "bin" / "registry-v3"
 START_SECONDS = 20.0

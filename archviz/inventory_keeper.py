@@ -46,6 +46,10 @@ class InventoryKeeper:
             publish_inventory(self.address, changes(self.inventory, updated, touched))
             self.inventory = self.known = updated
 
+    def handle_all(self, jobs: list[str | dict[str, Any]]) -> bool:
+        """`handle` each job in order; False (and the rest skipped) once one could not be kept."""
+        return all(self.handle(job) for job in jobs)
+
     def handle(self, job: str | dict[str, Any]) -> bool:
         """`RELOAD`, or an observation (wire-shaped: kind and attributes) of a daemon event. False when the
         inventory could not be kept (the caller asks for a reload later)."""

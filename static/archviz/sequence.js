@@ -212,9 +212,14 @@ export function createSequenceView({ scroller, header, onSelect }) {
   let scheduled = false;
   let stickToBottom = false;
   let svgHeight = 0;
+  // Read once and on resize: reading it per frame would make the browser lay the page out again each time.
+  let viewportHeight = scroller.clientHeight;
+  new ResizeObserver(() => {
+    viewportHeight = scroller.clientHeight;
+  }).observe(scroller);
 
   function drawingHeight() {
-    return Math.max(Math.ceil((diagram.height + diagram.geometry.row) / GROWTH) * GROWTH, scroller.clientHeight);
+    return Math.max(Math.ceil((diagram.height + diagram.geometry.row) / GROWTH) * GROWTH, viewportHeight);
   }
 
   function sizeAndColumns() {
@@ -228,11 +233,15 @@ export function createSequenceView({ scroller, header, onSelect }) {
   function drawWindow() {
     scheduled = false;
     if (!diagram) return;
+    let top;
     if (stickToBottom) {
       stickToBottom = false;
-      scroller.scrollTop = Math.max(0, diagram.height + diagram.geometry.row - scroller.clientHeight);
+      top = Math.max(0, diagram.height + diagram.geometry.row - viewportHeight);
+      scroller.scrollTop = top;
+    } else {
+      top = scroller.scrollTop;
     }
-    const [first, end] = visibleRows(diagram, scroller.scrollTop - OVERSCAN, scroller.scrollTop + scroller.clientHeight + OVERSCAN);
+    const [first, end] = visibleRows(diagram, top - OVERSCAN, top + viewportHeight + OVERSCAN);
     for (const [index, element] of drawn) {
       if (index < first || index >= end) {
         element.remove();
@@ -289,11 +298,11 @@ export function createSequenceView({ scroller, header, onSelect }) {
     },
     scrollToRow(index) {
       const row = diagram.rows[index];
-      if (row) scroller.scrollTop = Math.max(0, row.top - scroller.clientHeight / 2);
+      if (row) scroller.scrollTop = Math.max(0, row.top - viewportHeight / 2);
       schedule();
     },
     atBottom() {
-      return scroller.scrollTop + scroller.clientHeight >= diagram.height + diagram.geometry.row - 8;
+      return scroller.scrollTop + viewportHeight >= diagram.height + diagram.geometry.row - 8;
     },
     scrollToBottom() {
       stickToBottom = true;

@@ -9,7 +9,8 @@ import pytest
 
 from archviz.watcher import INVENTORY_LAG_S, INVENTORY_SETTLE_S, STOP, DaemonWatcher
 
-pytestmark = pytest.mark.asyncio
+# Marked like the other asyncio modules (which run after the session's Playwright browser has started).
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
 def job(number: int) -> dict[str, object]:

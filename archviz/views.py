@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
 from archviz.audit.query import (
+    ALL_ACTIONS,
     PAGE_SIZE,
     AuditFilter,
     blobs_query,
@@ -32,14 +33,14 @@ from archviz.audit.query import (
 )
 from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
-from archviz.hooks import HOOK_PATH, REFUSALS
+from archviz.hooks import HARBOR_HOOK_PATH, HOOK_PATH, REFUSALS
 from archviz.models import AuditEvent, StoredObservation, UnknownEvent
 from archviz.query import QueryError, parameters, time_range
 from archviz.reference import BadReference, parse_reference
 from archviz.sequence import ROLES, sequence
 from archviz.sequence.mermaid import to_mermaid
 from archviz.snapshot import inventory_snapshot
-from archviz.sources.registry import ACTIONS, TARGET_KINDS
+from archviz.sources.registry import SOURCES, TARGET_KINDS
 from archviz.watcher import docker_host
 
 # A Mermaid export folds at most this many observations (the text is cut at 50,000 characters anyway).
@@ -204,8 +205,9 @@ def registry_page(request: HttpRequest) -> HttpResponse:
     return render(request, "archviz/registry.html", {
         "rows": rows, "filter": audit_filter, "query": query, "query_string": urlencode(query),
         "next_page": urlencode({**query, "before": cursor}) if cursor else None,
-        "first_page": "before" in request.GET, "actions": ACTIONS, "target_kinds": TARGET_KINDS,
-        "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN), "hook_path": HOOK_PATH, **deliveries,
+        "first_page": "before" in request.GET, "actions": ALL_ACTIONS, "target_kinds": TARGET_KINDS,
+        "sources": SOURCES, "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN), "hook_path": HOOK_PATH,
+        "harbor_auth_set": bool(settings.ARCHVIZ_HARBOR_AUTH), "harbor_hook_path": HARBOR_HOOK_PATH, **deliveries,
     })
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from archviz.models import AuditEvent, RefusedDelivery, StoredObservation, UnknownEvent
 from dashboard.asgi import application
+from tests.hostile import HOSTILE_VALUES, with_changes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 AUTH = "Basic aGFyYm9yOnNlY3JldA=="  # any value: Harbor sends its webhook's Auth Header verbatim
@@ -172,28 +173,13 @@ def test_the_api_and_the_audit_page_filter_by_source(client: Client) -> None:
     assert "<option selected>harbor</option>" in html
 
 
-HOSTILE_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
-    | st.text(max_size=30) | st.sampled_from(["", "sha256:" + "a" * 64, "lab/app", "\x00", "\ud800", "a" * 300]),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=8,
-)
 PATHS = [("type",), ("occur_at",), ("operator",), ("event_data",), ("event_data", "resources"),
          ("event_data", "repository"), ("event_data", "repository", "repo_full_name"), ("specversion",),
          ("id",), ("time",), ("data",)]
 
 
 def mutated(changes: list[tuple[tuple[str, ...], object]]) -> dict:
-    payload = json.loads(json.dumps(payloads("default_format")[0]))
-    for path, value in changes:
-        holder = payload
-        for name in path[:-1]:
-            holder = holder[name] if isinstance(holder.get(name), dict) else holder.setdefault(name, {})
-            if not isinstance(holder, dict):
-                break
-        else:
-            holder[path[-1]] = value
-    return payload
+    return with_changes(payloads("default_format")[0], changes)
 
 
 HOSTILE_BODIES = st.one_of(

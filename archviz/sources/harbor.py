@@ -23,14 +23,13 @@ from typing import Any
 from archviz.sources.registry import (
     DIGEST,
     LATEST_NS,
-    MAX_BODY,
     REPOSITORY,
     Delivery,
-    DeliveryError,
     RegistryEvent,
     Unreadable,
     is_digest,
     object_field,
+    read_json,
     rfc3339_ns,
     text_field,
     unknown,
@@ -72,20 +71,11 @@ MAX_RESOURCES = 100
 
 def read_payload(body: bytes) -> Delivery:
     """Read a POSTed body. Raises DeliveryError only for a body that is too large or not JSON."""
-    if len(body) > MAX_BODY:
-        raise DeliveryError(f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit", "too-large")
-    try:
-        payload = json.loads(body, parse_constant=_not_json)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError):
-        raise DeliveryError("body is not JSON", "not-json") from None
+    payload = read_json(body)
     try:
         return Delivery(read_events(payload), ())
     except Unreadable as error:
         return Delivery((), (unknown(payload, str(error), SOURCE),))
-
-
-def _not_json(constant: str) -> None:
-    raise ValueError(f"{constant} is not JSON")
 
 
 def read_events(raw: object) -> tuple[RegistryEvent, ...]:

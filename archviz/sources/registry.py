@@ -123,14 +123,19 @@ class Delivery:
     unknown: tuple[UnknownEvent, ...]
 
 
-def read_delivery(body: bytes) -> Delivery:
-    """Read a POSTed body. Raises DeliveryError only for a body that is too large or not JSON."""
+def read_json(body: bytes) -> object:
+    """A POSTed body's JSON, or DeliveryError when it is too large or not JSON (the only bodies a webhook refuses)."""
     if len(body) > MAX_BODY:
         raise DeliveryError(f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit", "too-large")
     try:
-        envelope = json.loads(body, parse_constant=_not_json)
+        return json.loads(body, parse_constant=_not_json)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError):
         raise DeliveryError("body is not JSON", "not-json") from None
+
+
+def read_delivery(body: bytes) -> Delivery:
+    """Read a POSTed body. Raises DeliveryError only for a body that is too large or not JSON."""
+    envelope = read_json(body)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("events"), list):
         return Delivery((), (unknown(envelope, 'not an envelope: expected an object with an "events" list'),))
     if len(envelope["events"]) > MAX_EVENTS:

@@ -31,6 +31,7 @@ from archviz.audit.query import (
     unknown_wire,
     wire,
 )
+from archviz.audit.reports import REPORTS, as_csv
 from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
 from archviz.hooks import HARBOR_HOOK_PATH, HOOK_PATH, REFUSALS
@@ -244,6 +245,21 @@ def _export(request: HttpRequest, form: str, content_type: str) -> HttpResponse:
         return _error(str(error), 400)
     response = StreamingHttpResponse(export_lines(audit_filter, form), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="registry-events.{form}"'
+    return response
+
+
+@require_GET
+def registry_report(request: HttpRequest, name: str, form: str = "json") -> HttpResponse:
+    """A report of archviz.audit.reports over the audit filter of the query string, as JSON or CSV."""
+    build, columns = REPORTS[name]
+    try:
+        records = build(AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS)))
+    except QueryError as error:
+        return _error(str(error), 400)
+    if form == "json":
+        return JsonResponse({name: records})
+    response = HttpResponse(as_csv(records, columns), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="registry-{name}.csv"'
     return response
 
 

@@ -192,12 +192,12 @@ async def export_lines(audit_filter: AuditFilter, form: str) -> AsyncIterator[st
     next_chunk = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
     header = ["time", *COLUMNS, "existence_check", "references"]
     if form == "csv":
-        yield _csv_line(header)
+        yield csv_line(header)
     while (chunk := await next_chunk()) is not None:
         rows, references = chunk
         records = [wire(row, references) for row in rows]
         if form == "csv":
-            yield "".join(_csv_line([_cell(record[name]) for name in header]) for record in records)
+            yield "".join(csv_line([_cell(record[name]) for name in header]) for record in records)
         else:
             yield "".join(json.dumps(record) + "\n" for record in records)
 
@@ -207,7 +207,7 @@ def _cell(value: Any) -> Any:
     return " ".join(reference["digest"] for reference in value) if isinstance(value, list) else value
 
 
-def _csv_line(values: list[Any]) -> str:
+def csv_line(values: list[Any]) -> str:
     buffer = io.StringIO()
     # Cells that a spreadsheet would run as a formula are written as text.
     csv.writer(buffer).writerow(

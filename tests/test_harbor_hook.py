@@ -117,6 +117,25 @@ async def test_a_payload_of_a_type_archviz_does_not_know_is_answered_200_and_kep
     assert kept.source == "harbor" and json.loads(kept.raw) == chart and "UPLOAD_CHART" in kept.reason
 
 
+@override_settings(ARCHVIZ_HARBOR_AUTH=AUTH)
+def test_the_unknown_shapes_page_names_harbor_as_the_sender(client: Client) -> None:
+    async_to_sync(deliver)({"type": "UPLOAD_CHART", "occur_at": 1, "operator": "admin", "event_data": {}})
+    html = client.get("/registry/unknown/").content.decode()
+    assert '<tr data-source="harbor">' in html and "<td>harbor 127.0.0.1</td>" in html
+    assert client.get("/api/registry/unknown/").json()["unknown"][0]["source"] == "harbor"
+
+
+@pytest.mark.asyncio
+@override_settings(ARCHVIZ_HARBOR_AUTH=AUTH)
+async def test_a_payload_naming_several_artifacts_keeps_one_event_for_each() -> None:
+    payload = json.loads(json.dumps(payloads("default_format")[2]))
+    first = payload["event_data"]["resources"][0]
+    payload["event_data"]["resources"].append({**first, "tag": "3.9", "resource_url": "localhost/harbor/alpine:3.9"})
+    assert await deliver(payload) == (200, {"stored": 2, "unknown": 0, "duplicates": 0})
+    assert await deliver(payload) == (200, {"stored": 0, "unknown": 0, "duplicates": 2})
+    assert [row[3] for row in await rows()] == ["3.8", "3.9"]
+
+
 @pytest.mark.asyncio
 @override_settings(ARCHVIZ_HARBOR_AUTH="")
 async def test_with_no_auth_configured_the_harbor_hook_refuses_naming_the_setting() -> None:
@@ -171,6 +190,7 @@ def test_the_api_and_the_audit_page_filter_by_source(client: Client) -> None:
     html = client.get("/registry/?source=harbor").content.decode()
     assert html.count('data-source="harbor"') == 10 and 'data-source="registry"' not in html
     assert "<option selected>harbor</option>" in html
+    assert html.count(f'class="report" href="/api/registry/reports/pulls/?digest={ALPINE.replace(":", "%3A")}"') == 1
 
 
 PATHS = [("type",), ("occur_at",), ("operator",), ("event_data",), ("event_data", "resources"),

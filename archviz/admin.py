@@ -22,23 +22,24 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnly):
-    list_display = ("time_ns", "action", "repository", "tag", "target_kind", "request_method", "request_addr", "actor")
-    list_filter = ("action", "target_kind", "request_method")
+    list_display = ("time_ns", "source", "action", "repository", "tag", "target_kind", "request_method", "request_addr",
+                    "actor")
+    list_filter = ("source", "action", "target_kind", "request_method")
     search_fields = ("repository", "digest", "tag", "actor", "request_addr", "request_useragent")
     show_full_result_count = False
 
 
 @admin.register(UnknownEvent)
 class UnknownEventAdmin(ReadOnly):
-    list_display = ("received_ns", "event_id", "reason", "sender")
+    list_display = ("received_ns", "source", "event_id", "reason", "sender")
     search_fields = ("event_id", "reason", "raw")
     show_full_result_count = False
 
 
 @admin.register(RefusedDelivery)
 class RefusedDeliveryAdmin(ReadOnly):
-    list_display = ("last_ns", "status", "cause", "sender", "count", "first_ns")
-    list_filter = ("cause",)
+    list_display = ("last_ns", "source", "status", "cause", "sender", "count", "first_ns")
+    list_filter = ("source", "cause")
 
 
 @admin.register(StoredObservation)

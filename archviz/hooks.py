@@ -1,4 +1,5 @@
-"""The registry webhook, `POST /hooks/registry/`, as a bare ASGI app in front of Django.
+"""The registry webhook, `POST /hooks/registry/`, and Harbor's, `POST /hooks/harbor/`, as a bare ASGI app in
+front of Django.
 
 Why not a Django view: the registry delivers one event per request, serially, and waits for each answer, so
 the time per request is the registry's ceiling. Django's request cycle costs about 5 ms here before the view
@@ -10,7 +11,9 @@ authenticated POST of JSON is always answered 200 (what archviz cannot read in i
 archviz.sources.registry); only the causes in REFUSALS are refused, and each refusal is counted where the audit
 page shows it.
 
-1. Refuse what is not a POST, what has no valid bearer token, and what declares too large a body.
+Harbor retries a refused delivery too (a few times, then drops it), so its webhook follows the same rule.
+
+1. Refuse what is not a POST, what lacks the webhook's credential, and what declares too large a body.
 2. Read the body, stopping past the limit; refuse it only when it is not JSON.
 3. Store every event not stored yet, in one transaction (archviz.audit.ingest).
 4. Answer 200 only after the commit.
@@ -23,6 +26,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import SyncToAsync
@@ -31,9 +35,11 @@ from django.db import DatabaseError, close_old_connections
 
 from archviz.audit.ingest import Outcome, ingest, record_refusal
 from archviz.publish import one_wakeup
+from archviz.sources import harbor
 from archviz.sources.registry import MAX_BODY, MAX_EVENTS, Delivery, DeliveryError, read_delivery
 
 HOOK_PATH = "/hooks/registry/"
+HARBOR_HOOK_PATH = "/hooks/harbor/"
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,6 +50,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "method": (405, "not a POST"),
     "no-token": (503, "the webhook is off: ARCHVIZ_REGISTRY_TOKEN is not set"),
     "unauthorized": (401, "wrong or missing bearer token"),
+    "harbor-off": (503, "the Harbor webhook is off: ARCHVIZ_HARBOR_AUTH is not set"),
+    "harbor-unauthorized": (401, "wrong or missing Authorization header (ARCHVIZ_HARBOR_AUTH)"),
     "bad-length": (400, "Content-Length is not a number"),
     "too-large": (413, f"body over {MAX_BODY // 1024 // 1024} MiB or {MAX_EVENTS:,} events"),
     "incomplete": (400, "the sender went away before the whole body"),
@@ -58,10 +66,7 @@ class Refused(Exception):
         self.status = REFUSALS[cause][0]
 
 
-def check_request(method: str, headers: dict[bytes, bytes]) -> None:
-    """What can be refused before reading the body."""
-    if method != "POST":
-        raise Refused("method", "only POST is accepted here")
+def registry_auth(headers: dict[bytes, bytes]) -> None:
     token = settings.ARCHVIZ_REGISTRY_TOKEN
     if not token:
         raise Refused("no-token", "the registry webhook is off: set ARCHVIZ_REGISTRY_TOKEN, and have the registry "
@@ -69,6 +74,39 @@ def check_request(method: str, headers: dict[bytes, bytes]) -> None:
     if not hmac.compare_digest(headers.get(b"authorization", b""), f"Bearer {token}".encode()):
         raise Refused("unauthorized", "wrong or missing bearer token: send 'Authorization: Bearer "
                                       "<ARCHVIZ_REGISTRY_TOKEN>'")
+
+
+def harbor_auth(headers: dict[bytes, bytes]) -> None:
+    """Harbor sends its webhook's "Auth Header" value verbatim as the Authorization header."""
+    expected = settings.ARCHVIZ_HARBOR_AUTH
+    if not expected:
+        raise Refused("harbor-off", "the Harbor webhook is off: set ARCHVIZ_HARBOR_AUTH, and enter the same value "
+                                    "as the Harbor webhook's Auth Header")
+    if not hmac.compare_digest(headers.get(b"authorization", b""), expected.encode()):
+        raise Refused("harbor-unauthorized", "wrong or missing Authorization header: send the value of "
+                                             "ARCHVIZ_HARBOR_AUTH")
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One webhook: whose events it takes, how it checks the sender, how it reads a body."""
+
+    source: str
+    authorize: Callable[[dict[bytes, bytes]], None]
+    read: Callable[[bytes], Delivery]
+
+
+HOOKS: dict[str, Hook] = {
+    HOOK_PATH: Hook("registry", registry_auth, read_delivery),
+    HARBOR_HOOK_PATH: Hook(harbor.SOURCE, harbor_auth, harbor.read_payload),
+}
+
+
+def check_request(method: str, headers: dict[bytes, bytes], hook: Hook) -> None:
+    """What can be refused before reading the body."""
+    if method != "POST":
+        raise Refused("method", "only POST is accepted here")
+    hook.authorize(headers)
     declared = headers.get(b"content-length", b"0")
     if not declared.isdigit():
         raise Refused("bad-length", "Content-Length is not a number")
@@ -101,12 +139,12 @@ def store(delivery: Delivery, sender: str) -> Outcome:
             close_old_connections()
 
 
-def count_refusal(cause: str, sender: str) -> None:
+def count_refusal(cause: str, sender: str, source: str) -> None:
     try:
-        record_refusal(cause, REFUSALS[cause][0], sender)
+        record_refusal(cause, REFUSALS[cause][0], sender, source)
     except DatabaseError:
         # The refusal is answered all the same; only its count on the audit page is missing.
-        log.exception("could not count a refused registry delivery (%s from %s)", cause, sender)
+        log.exception("could not count a refused %s delivery (%s from %s)", source, cause, sender)
     finally:
         close_old_connections()
 
@@ -119,19 +157,19 @@ _store = SyncToAsync(store, thread_sensitive=False, executor=_writer)
 _count_refusal = SyncToAsync(count_refusal, thread_sensitive=False, executor=_writer)
 
 
-async def registry_hook(scope: Scope, receive: Receive, send: Send) -> None:
+async def webhook(hook: Hook, scope: Scope, receive: Receive, send: Send) -> None:
     headers = {name.lower(): value for name, value in scope["headers"]}
     sender = (scope.get("client") or ("",))[0] or ""
     try:
-        check_request(scope["method"], headers)
+        check_request(scope["method"], headers, hook)
         body = await read_body(receive)
         try:
-            delivery = read_delivery(body)
+            delivery = hook.read(body)
         except DeliveryError as error:
             raise Refused(error.cause, str(error)) from None
         outcome = await _store(delivery, sender)
     except Refused as refusal:
-        await _count_refusal(refusal.cause, sender)
+        await _count_refusal(refusal.cause, sender, hook.source)
         await respond(send, refusal.status, {"error": str(refusal)})
         return
     await respond(send, 200, outcome.to_wire())
@@ -147,11 +185,12 @@ async def respond(send: Send, status: int, payload: dict[str, Any]) -> None:
 
 
 def with_registry_hook(django_application: Callable) -> Callable:
-    """Route the webhook's one path here and everything else to Django."""
+    """Route the webhooks' paths here and everything else to Django."""
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == HOOK_PATH:
-            await registry_hook(scope, receive, send)
+        hook = HOOKS.get(scope["path"]) if scope["type"] == "http" else None
+        if hook is not None:
+            await webhook(hook, scope, receive, send)
         else:
             await django_application(scope, receive, send)
 

@@ -75,11 +75,13 @@ class StoredObservation(ObservationFields):
 
 
 class AuditEvent(models.Model):
-    """One registry notification event, kept for the audit trail. `event_id` makes a redelivery a no-op."""
+    """One registry notification event (or Harbor webhook event), kept for the audit trail. `event_id` makes a
+    redelivery a no-op."""
 
     event_id = models.CharField(max_length=255, unique=True)
+    source = models.CharField(max_length=16, default="registry", help_text="who sent it: registry or harbor")
     time_ns = models.BigIntegerField(help_text="When the registry says it happened, in ns since the epoch")
-    action = models.CharField(max_length=8)
+    action = models.CharField(max_length=16)
     repository = models.CharField(max_length=255)
     tag = models.CharField(max_length=128, blank=True)
     digest = models.CharField(max_length=300, blank=True)
@@ -104,6 +106,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["digest"], name="audit_digest"),
             models.Index(fields=["actor", "time_ns"], name="audit_actor_time"),
             models.Index(fields=["request_addr", "time_ns"], name="audit_addr_time"),
+            models.Index(fields=["source", "time_ns", "id"], name="audit_source_time"),
         ]
 
     def __str__(self) -> str:
@@ -140,6 +143,7 @@ class UnknownEvent(models.Model):
     reason = models.CharField(max_length=255, help_text="what archviz could not read in it")
     raw = models.TextField()
     sender = models.CharField(max_length=255, blank=True, help_text="the address that delivered it")
+    source = models.CharField(max_length=16, default="registry", help_text="who sent it: registry or harbor")
 
     class Meta:
         db_table = "archviz_registry_unknown"
@@ -152,6 +156,7 @@ class RefusedDelivery(models.Model):
     """Deliveries the webhook refused, counted per cause and sender. Nothing of the request is kept (no header,
     no body): a refused delivery may carry a wrong token."""
 
+    source = models.CharField(max_length=16, default="registry", help_text="which webhook refused it")
     cause = models.CharField(max_length=32, help_text="a cause of archviz.hooks.REFUSALS")
     status = models.PositiveSmallIntegerField()
     sender = models.CharField(max_length=255, blank=True, help_text="the address that delivered it")
@@ -161,7 +166,8 @@ class RefusedDelivery(models.Model):
 
     class Meta:
         db_table = "archviz_registry_refused"
-        constraints = [models.UniqueConstraint(fields=["cause", "sender"], name="refused_delivery_unique")]
+        constraints = [models.UniqueConstraint(fields=["source", "cause", "sender"],
+                                              name="refused_delivery_source_unique")]
 
     def __str__(self) -> str:
         return f"{self.status} {self.cause} x{self.count}"

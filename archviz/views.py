@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
 from archviz.audit.query import (
+    ALL_ACTIONS,
     PAGE_SIZE,
     AuditFilter,
     blobs_query,
@@ -30,16 +31,17 @@ from archviz.audit.query import (
     unknown_wire,
     wire,
 )
+from archviz.audit.reports import REPORTS, as_csv
 from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
-from archviz.hooks import HOOK_PATH, REFUSALS
+from archviz.hooks import HARBOR_HOOK_PATH, HOOK_PATH, REFUSALS
 from archviz.models import AuditEvent, StoredObservation, UnknownEvent
 from archviz.query import QueryError, parameters, time_range
 from archviz.reference import BadReference, parse_reference
 from archviz.sequence import ROLES, sequence
 from archviz.sequence.mermaid import to_mermaid
 from archviz.snapshot import inventory_snapshot
-from archviz.sources.registry import ACTIONS, TARGET_KINDS
+from archviz.sources.registry import SOURCES, TARGET_KINDS
 from archviz.watcher import docker_host
 
 # A Mermaid export folds at most this many observations (the text is cut at 50,000 characters anyway).
@@ -204,8 +206,9 @@ def registry_page(request: HttpRequest) -> HttpResponse:
     return render(request, "archviz/registry.html", {
         "rows": rows, "filter": audit_filter, "query": query, "query_string": urlencode(query),
         "next_page": urlencode({**query, "before": cursor}) if cursor else None,
-        "first_page": "before" in request.GET, "actions": ACTIONS, "target_kinds": TARGET_KINDS,
-        "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN), "hook_path": HOOK_PATH, **deliveries,
+        "first_page": "before" in request.GET, "actions": ALL_ACTIONS, "target_kinds": TARGET_KINDS,
+        "sources": SOURCES, "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN), "hook_path": HOOK_PATH,
+        "harbor_auth_set": bool(settings.ARCHVIZ_HARBOR_AUTH), "harbor_hook_path": HARBOR_HOOK_PATH, **deliveries,
     })
 
 
@@ -242,6 +245,21 @@ def _export(request: HttpRequest, form: str, content_type: str) -> HttpResponse:
         return _error(str(error), 400)
     response = StreamingHttpResponse(export_lines(audit_filter, form), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="registry-events.{form}"'
+    return response
+
+
+@require_GET
+def registry_report(request: HttpRequest, name: str, form: str = "json") -> HttpResponse:
+    """A report of archviz.audit.reports over the audit filter of the query string, as JSON or CSV."""
+    build, columns = REPORTS[name]
+    try:
+        records = build(AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS)))
+    except QueryError as error:
+        return _error(str(error), 400)
+    if form == "json":
+        return JsonResponse({name: records})
+    response = HttpResponse(as_csv(records, columns), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="registry-{name}.csv"'
     return response
 
 

@@ -60,6 +60,9 @@ ARCHVIZ_SESSION_MAX_OBSERVATIONS = env_int("ARCHVIZ_SESSION_MAX_OBSERVATIONS", 1
                                            maximum=10_000_000)
 # The bearer token the registry must send with its notifications; without one the webhook refuses everything.
 ARCHVIZ_REGISTRY_TOKEN = env_secret("ARCHVIZ_REGISTRY_TOKEN") or ""
+# The Authorization header value Harbor's webhook must send (its "Auth Header", verbatim); without one the Harbor
+# webhook refuses everything.
+ARCHVIZ_HARBOR_AUTH = env_secret("ARCHVIZ_HARBOR_AUTH") or ""
 # Registry audit events older than this many days are pruned by `manage.py prune_registry` (0 keeps them all).
 ARCHVIZ_REGISTRY_RETENTION_DAYS = env_int("ARCHVIZ_REGISTRY_RETENTION_DAYS", 90, minimum=0, maximum=36500)
 # Where `manage.py lab` keeps the lab's daemon, registry and their data.

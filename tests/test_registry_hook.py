@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from archviz.models import AuditEvent, RefusedDelivery, StoredObservation, UnknownEvent
 from dashboard.asgi import application
+from tests.hostile import HOSTILE_VALUES, with_changes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "test-token-123"
@@ -206,17 +207,6 @@ async def test_each_stored_event_reaches_a_live_page_once_in_the_order_stored() 
 
 # Hostile bodies ---------------------------------------------------------------------------------------------
 
-HOSTILE_TEXT = st.sampled_from(["", "\x00", "\ud800", "a\udfffb", "x" * 5000, "../../etc/passwd", "Lab/App",
-                                "=HYPERLINK(1)", "\u202egnp.exe", "sha256:" + "0" * 64, "1970-01-01T00:00:00Z",
-                                "9999-12-31T23:59:59.999999999Z", "2026-11-29T13:04:29.966128664+14:00",
-                                "DELETE", "HEAD", "push", "delete", "latest"]) | st.text(max_size=30)
-HOSTILE_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.floats(allow_nan=False,
-                                                                                           allow_infinity=False)
-    | HOSTILE_TEXT,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3),
-    max_leaves=12,
-)
 TEMPLATE = json.loads(json.loads((DATA / "v3_session.json").read_text())[13]["body"])["events"][0]
 PATHS = [("id",), ("timestamp",), ("action",), ("target",), ("target", "repository"), ("target", "tag"),
          ("target", "digest"), ("target", "size"), ("target", "mediaType"), ("target", "references"),
@@ -225,16 +215,7 @@ PATHS = [("id",), ("timestamp",), ("action",), ("target",), ("target", "reposito
 
 
 def mutated(changes: list[tuple[tuple[str, ...], object]], event_id: str) -> dict:
-    event = json.loads(json.dumps({**TEMPLATE, "id": event_id}))
-    for path, value in changes:
-        holder = event
-        for name in path[:-1]:
-            holder = holder[name] if isinstance(holder.get(name), dict) else holder.setdefault(name, {})
-            if not isinstance(holder, dict):
-                break
-        else:
-            holder[path[-1]] = value
-    return event
+    return with_changes({**TEMPLATE, "id": event_id}, changes)
 
 
 HOSTILE_EVENTS = st.builds(mutated, st.lists(st.tuples(st.sampled_from(PATHS), HOSTILE_VALUES), max_size=3),

@@ -47,26 +47,31 @@ def ingest(delivery: Delivery, sender: str = "") -> Outcome:
                            (digest, position, reference.digest, reference.media_type, reference.size),
                            skip_existing=True)
         kept = sum(sql.insert(cursor, UnknownEvent, _UNKNOWN_COLUMNS,
-                              (item.key, received_ns, item.event_id, item.reason, item.raw, sender[:255]),
+                              (item.key, received_ns, item.event_id, item.reason, item.raw, sender[:255],
+                               item.source),
                               skip_existing=True) is not None
                    for item in delivery.unknown)
-        publish([observation_from_event(event) for event in fresh])
+        # The diagram draws a registry's exchanges with clients; Harbor's events name no client, only the audit
+        # keeps them.
+        publish([observation_from_event(event) for event in fresh if event.source == "registry"])
     return Outcome(stored=len(fresh), unknown=kept,
                    duplicates=len(delivery.events) + len(delivery.unknown) - len(fresh) - kept)
 
 
-def record_refusal(cause: str, status: int, sender: str) -> None:
-    """Count one refused delivery of this cause from this sender (one upsert: no race between two senders)."""
+def record_refusal(cause: str, status: int, sender: str, source: str = "registry") -> None:
+    """Count one refused delivery of this cause from this sender to this source's webhook (one upsert: no race
+    between two senders)."""
     now = time.time_ns()
     quote = connection.ops.quote_name
     table, count = quote(RefusedDelivery._meta.db_table), quote("count")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (cause, status, sender, {count}, first_ns, last_ns) VALUES (%s, %s, %s, 1, %s, %s) "
-            f"ON CONFLICT (cause, sender) DO UPDATE SET {count} = {table}.{count} + 1, last_ns = excluded.last_ns, "
-            f"status = excluded.status",
-            [cause, status, sender[:255], now, now])
+            f"INSERT INTO {table} (source, cause, status, sender, {count}, first_ns, last_ns) "
+            f"VALUES (%s, %s, %s, %s, 1, %s, %s) "
+            f"ON CONFLICT (source, cause, sender) DO UPDATE SET {count} = {table}.{count} + 1, "
+            f"last_ns = excluded.last_ns, status = excluded.status",
+            [source, cause, status, sender[:255], now, now])
 
 
 _REFERENCE_COLUMNS = ("manifest", "position", "digest", "media_type", "size")
-_UNKNOWN_COLUMNS = ("key", "received_ns", "event_id", "reason", "raw", "sender")
+_UNKNOWN_COLUMNS = ("key", "received_ns", "event_id", "reason", "raw", "sender", "source")

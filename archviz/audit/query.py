@@ -17,13 +17,16 @@ from django.db.models import Count, F, Max, Min, Q, QuerySet
 
 from archviz.models import AuditEvent, ManifestReference, RefusedDelivery, UnknownEvent
 from archviz.query import QueryError, time_range
-from archviz.sources.registry import ACTIONS, COLUMNS, TARGET_KINDS, is_digest
+from archviz.sources import harbor
+from archviz.sources.registry import ACTIONS, COLUMNS, SOURCES, TARGET_KINDS, is_digest
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 EXPORT_CHUNK = 2000
 MAX_FILTER_VALUE = 1024
 CHART_BUCKETS = 48
+# Every action an audit event can have: a registry's, then those only Harbor sends (scans, quotas, replication…).
+ALL_ACTIONS = tuple(dict.fromkeys((*ACTIONS, *harbor.ACTIONS)))
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,14 @@ class AuditFilter:
     addr: str = ""
     useragent: str = ""
     kind: str = ""
+    source: str = ""  # registry or harbor
     checks: str = "show"  # existence checks (HEAD): show, hide or only
     manifest: str = ""  # the blobs (and manifests) this manifest digest references
     since: int | None = None
     until: int | None = None
 
     TEXT = ("repository", "tag", "digest", "actor", "addr", "useragent")
-    PARAMETERS = (*TEXT, "action", "kind", "checks", "manifest", "since", "until")
+    PARAMETERS = (*TEXT, "action", "kind", "source", "checks", "manifest", "since", "until")
 
     @classmethod
     def from_query(cls, query: dict[str, str]) -> AuditFilter:
@@ -54,7 +58,8 @@ class AuditFilter:
                 raise QueryError(f"{name} is longer than {MAX_FILTER_VALUE} characters")
             values[name] = value
         choices = {
-            "action": ("", *ACTIONS), "kind": ("", *TARGET_KINDS), "checks": ("show", "hide", "only"),
+            "action": ("", *ALL_ACTIONS), "kind": ("", *TARGET_KINDS), "source": ("", *SOURCES),
+            "checks": ("show", "hide", "only"),
         }
         for name, allowed in choices.items():
             value = query.get(name, "").strip() or allowed[0]
@@ -70,7 +75,7 @@ class AuditFilter:
     def queryset(self) -> QuerySet[AuditEvent]:
         rows = AuditEvent.objects.all()
         exact = {"repository": self.repository, "tag": self.tag, "digest": self.digest, "action": self.action,
-                 "actor": self.actor, "request_addr": self.addr, "target_kind": self.kind}
+                 "actor": self.actor, "request_addr": self.addr, "target_kind": self.kind, "source": self.source}
         rows = rows.filter(**{name: value for name, value in exact.items() if value})
         if self.useragent:
             rows = rows.filter(request_useragent__contains=self.useragent)
@@ -88,7 +93,7 @@ class AuditFilter:
 
     def as_query(self) -> dict[str, str]:
         """The filter as query parameters (for links: the next page, exports)."""
-        query = {name: getattr(self, name) for name in (*self.TEXT, "action", "kind", "manifest")}
+        query = {name: getattr(self, name) for name in (*self.TEXT, "action", "kind", "source", "manifest")}
         query = {name: value for name, value in query.items() if value}
         if self.checks != "show":
             query["checks"] = self.checks
@@ -187,12 +192,12 @@ async def export_lines(audit_filter: AuditFilter, form: str) -> AsyncIterator[st
     next_chunk = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
     header = ["time", *COLUMNS, "existence_check", "references"]
     if form == "csv":
-        yield _csv_line(header)
+        yield csv_line(header)
     while (chunk := await next_chunk()) is not None:
         rows, references = chunk
         records = [wire(row, references) for row in rows]
         if form == "csv":
-            yield "".join(_csv_line([_cell(record[name]) for name in header]) for record in records)
+            yield "".join(csv_line([_cell(record[name]) for name in header]) for record in records)
         else:
             yield "".join(json.dumps(record) + "\n" for record in records)
 
@@ -202,7 +207,7 @@ def _cell(value: Any) -> Any:
     return " ".join(reference["digest"] for reference in value) if isinstance(value, list) else value
 
 
-def _csv_line(values: list[Any]) -> str:
+def csv_line(values: list[Any]) -> str:
     buffer = io.StringIO()
     # Cells that a spreadsheet would run as a formula are written as text.
     csv.writer(buffer).writerow(
@@ -254,8 +259,8 @@ def unknown_page(before: int | None, size: int = PAGE_SIZE) -> tuple[list[Unknow
 
 
 def unknown_wire(row: UnknownEvent) -> dict[str, Any]:
-    return {"id": row.pk, "received": iso_time(row.received_ns), "event_id": row.event_id, "reason": row.reason,
-            "sender": row.sender, "raw": row.raw}
+    return {"id": row.pk, "source": row.source, "received": iso_time(row.received_ns), "event_id": row.event_id,
+            "reason": row.reason, "sender": row.sender, "raw": row.raw}
 
 
 def refusals() -> list[RefusedDelivery]:
@@ -264,5 +269,5 @@ def refusals() -> list[RefusedDelivery]:
 
 
 def refusal_wire(row: RefusedDelivery) -> dict[str, Any]:
-    return {"cause": row.cause, "status": row.status, "sender": row.sender, "count": row.count,
+    return {"source": row.source, "cause": row.cause, "status": row.status, "sender": row.sender, "count": row.count,
             "first": iso_time(row.first_ns), "last": iso_time(row.last_ns)}

@@ -33,13 +33,13 @@ MAX_REFERENCES = 1000
 LATEST_NS = 2**63 - 1  # what a signed 64-bit column holds: 2262-04-11
 
 # Distribution's own grammar, in short: lowercase path components, tags, and algorithm:hex digests.
-_REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,256}")
+DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,256}")
 _METHOD = re.compile(r"[A-Z]{1,16}")
 # Control characters and lone surrogates: no database column takes them all (PostgreSQL refuses NUL, and a lone
 # surrogate is not UTF-8), and no registry sends them in a field archviz keeps.
-_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _RFC3339 = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
     r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
@@ -90,6 +90,7 @@ class RegistryEvent:
     source_addr: str
     source_instance: str
     references: tuple[Reference, ...] = field(default=())
+    source: str = "registry"  # who sent it: "registry" (distribution) or "harbor" (archviz.sources.harbor)
 
     @property
     def existence_check(self) -> bool:
@@ -99,6 +100,7 @@ class RegistryEvent:
 
 # The audit row's columns: every field but the references, which are kept per manifest digest.
 COLUMNS = tuple(f.name for f in fields(RegistryEvent) if f.name != "references")
+SOURCES = ("registry", "harbor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class UnknownEvent:
     event_id: str
     reason: str
     raw: str
+    source: str = "registry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +123,19 @@ class Delivery:
     unknown: tuple[UnknownEvent, ...]
 
 
-def read_delivery(body: bytes) -> Delivery:
-    """Read a POSTed body. Raises DeliveryError only for a body that is too large or not JSON."""
+def read_json(body: bytes) -> object:
+    """A POSTed body's JSON, or DeliveryError when it is too large or not JSON (the only bodies a webhook refuses)."""
     if len(body) > MAX_BODY:
         raise DeliveryError(f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit", "too-large")
     try:
-        envelope = json.loads(body, parse_constant=_not_json)
+        return json.loads(body, parse_constant=_not_json)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError):
         raise DeliveryError("body is not JSON", "not-json") from None
+
+
+def read_delivery(body: bytes) -> Delivery:
+    """Read a POSTed body. Raises DeliveryError only for a body that is too large or not JSON."""
+    envelope = read_json(body)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("events"), list):
         return Delivery((), (unknown(envelope, 'not an envelope: expected an object with an "events" list'),))
     if len(envelope["events"]) > MAX_EVENTS:
@@ -146,39 +154,39 @@ def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
 
 
-def unknown(raw: object, reason: str) -> UnknownEvent:
+def unknown(raw: object, reason: str, source: str = "registry") -> UnknownEvent:
     # ASCII JSON: whatever the registry sent (lone surrogates, NUL) stays storable and shown as it came.
     text = json.dumps(raw, ensure_ascii=True)
     event_id = raw.get("id") if isinstance(raw, dict) else None
-    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and not _UNSTORABLE.search(event_id)):
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and not UNSTORABLE.search(event_id)):
         event_id = ""
     identity = f"id\x1f{event_id}" if event_id else f"json\x1f{json.dumps(raw, ensure_ascii=True, sort_keys=True)}"
-    return UnknownEvent(key=hashlib.sha256(identity.encode()).hexdigest(), event_id=event_id, reason=reason[:255],
-                        raw=text)
+    return UnknownEvent(key=hashlib.sha256(identity.encode()).hexdigest(), event_id=event_id,
+                        reason=reason[:255], raw=text, source=source)
 
 
 def read_event(raw: object) -> RegistryEvent:
     """One event of an envelope, or Unreadable naming what archviz cannot read in it."""
-    event = _object(raw, "event", required=True)
-    action = _text(event, "action", "", required=True, limit=16)
+    event = object_field(raw, "event", required=True)
+    action = text_field(event, "action", "", required=True, limit=16)
     if action not in ACTIONS:
         raise Unreadable(f"action {action[:20]!r} is not one of {', '.join(ACTIONS)}")
-    target = _object(event.get("target"), "target", required=True)
-    request = _object(event.get("request"), "request")
-    actor = _object(event.get("actor"), "actor")
-    source = _object(event.get("source"), "source")
-    repository = _text(target, "repository", "target", required=True, limit=255, pattern=_REPOSITORY)
-    tag = _text(target, "tag", "target", pattern=_TAG)
-    digest = _text(target, "digest", "target", limit=300, pattern=_DIGEST)
+    target = object_field(event.get("target"), "target", required=True)
+    request = object_field(event.get("request"), "request")
+    actor = object_field(event.get("actor"), "actor")
+    source = object_field(event.get("source"), "source")
+    repository = text_field(target, "repository", "target", required=True, limit=255, pattern=REPOSITORY)
+    tag = text_field(target, "tag", "target", pattern=_TAG)
+    digest = text_field(target, "digest", "target", limit=300, pattern=DIGEST)
     if not tag and not digest and action != "delete":
         raise Unreadable(f"target names neither a tag nor a digest, and a {action} needs one")
-    media_type = _text(target, "mediaType", "target", limit=255)
-    url = _text(target, "url", "target", limit=4096)
-    method = _text(request, "method", "request", limit=16, pattern=_METHOD)
-    addr = _text(request, "addr", "request", limit=255)
+    media_type = text_field(target, "mediaType", "target", limit=255)
+    url = text_field(target, "url", "target", limit=4096)
+    method = text_field(request, "method", "request", limit=16, pattern=_METHOD)
+    addr = text_field(request, "addr", "request", limit=255)
     return RegistryEvent(
-        event_id=_text(event, "id", "", required=True, limit=255),
-        time_ns=_timestamp(event.get("timestamp")),
+        event_id=text_field(event, "id", "", required=True, limit=255),
+        time_ns=rfc3339_ns(event.get("timestamp")),
         action=action,
         repository=repository,
         tag=tag,
@@ -187,19 +195,19 @@ def read_event(raw: object) -> RegistryEvent:
         target_kind=_target_kind(action, media_type, url, tag, digest),
         # A delete names no content: its descriptor's size is a placeholder 0.
         size=_size(target.get("size", target.get("length")), "target.size") if action != "delete" else None,
-        from_repository=_text(target, "fromRepository", "target", limit=255, pattern=_REPOSITORY),
+        from_repository=text_field(target, "fromRepository", "target", limit=255, pattern=REPOSITORY),
         request_addr=client_address(addr),
         request_method=method,
-        request_useragent=_text(request, "useragent", "request", limit=1024),
-        request_host=_text(request, "host", "request", limit=255),
-        actor=_text(actor, "name", "actor", limit=255),
-        source_addr=_text(source, "addr", "source", limit=255),
-        source_instance=_text(source, "instanceID", "source", limit=255),
+        request_useragent=text_field(request, "useragent", "request", limit=1024),
+        request_host=text_field(request, "host", "request", limit=255),
+        actor=text_field(actor, "name", "actor", limit=255),
+        source_addr=text_field(source, "addr", "source", limit=255),
+        source_instance=text_field(source, "instanceID", "source", limit=255),
         references=_references(target.get("references")),
     )
 
 
-def _object(value: object, path: str, required: bool = False) -> dict[str, Any]:
+def object_field(value: object, path: str, required: bool = False) -> dict[str, Any]:
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
@@ -207,7 +215,7 @@ def _object(value: object, path: str, required: bool = False) -> dict[str, Any]:
     return value
 
 
-def _text(container: dict[str, Any], name: str, path: str, *, required: bool = False, limit: int = 128,
+def text_field(container: dict[str, Any], name: str, path: str, *, required: bool = False, limit: int = 128,
           pattern: re.Pattern[str] | None = None) -> str:
     where = f"{path}.{name}" if path else name
     value = container.get(name)
@@ -219,7 +227,7 @@ def _text(container: dict[str, Any], name: str, path: str, *, required: bool = F
         raise Unreadable(f"{where} is not a string")
     if len(value) > limit:
         raise Unreadable(f"{where} is longer than {limit} characters")
-    if _UNSTORABLE.search(value):
+    if UNSTORABLE.search(value):
         raise Unreadable(f"{where} holds control characters or lone surrogates")
     if pattern is not None and not pattern.fullmatch(value):
         raise Unreadable(f"{where} {value[:80]!r} is not a valid {name}")
@@ -242,16 +250,16 @@ def _references(value: object) -> tuple[Reference, ...]:
     references = []
     for index, raw in enumerate(value):
         path = f"target.references[{index}]"
-        descriptor = _object(raw, path, required=True)
+        descriptor = object_field(raw, path, required=True)
         references.append(Reference(
-            digest=_text(descriptor, "digest", path, required=True, limit=300, pattern=_DIGEST),
-            media_type=_text(descriptor, "mediaType", path, limit=255),
+            digest=text_field(descriptor, "digest", path, required=True, limit=300, pattern=DIGEST),
+            media_type=text_field(descriptor, "mediaType", path, limit=255),
             size=_size(descriptor.get("size"), f"{path}.size"),
         ))
     return tuple(references)
 
 
-def _timestamp(value: object) -> int:
+def rfc3339_ns(value: object) -> int:
     if not isinstance(value, str):
         raise Unreadable(f"timestamp is {'missing' if value is None else 'not a string'}")
     match = _RFC3339.fullmatch(value)
@@ -282,7 +290,7 @@ def _target_kind(action: str, media_type: str, url: str, tag: str, digest: str) 
 
 
 def is_digest(value: str) -> bool:
-    return _DIGEST.fullmatch(value) is not None
+    return DIGEST.fullmatch(value) is not None
 
 
 def client_address(addr: str) -> str:

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 from dashboard.env import (
+    channel_layer,
     database_from_url,
     env_bool,
     env_choice,
@@ -117,14 +118,7 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-_redis_url = env_str("REDIS_URL", "")
-CHANNEL_LAYERS = {
-    "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_redis_url]}}
-        if _redis_url
-        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
-    )
-}
+CHANNEL_LAYERS = {"default": channel_layer(env_str("REDIS_URL", ""))}
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

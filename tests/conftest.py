@@ -3,7 +3,8 @@
 - a newcomer, who runs the dashboard against whatever DOCKER_HOST says, possibly nothing;
 - a viewer, an anonymous browser on the live page;
 - the lab: a real dockerd and two registries (one open to all, one that asks for a login), started once
-  per test session on a private socket and free loopback ports, and stopped (leaving nothing running) at the end.
+  per test session on a private socket and free loopback ports, and stopped (leaving nothing running) at the end;
+- an operator scaling out: a private PostgreSQL cluster and redis-server, likewise started once per session.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +32,7 @@ import pytest_asyncio
 from archviz import live_sequence
 from archviz.lab import Lab
 from archviz.tap.proxy import Tap
+from tests.scaleout_helpers import Postgres, Redis, postgres_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +104,40 @@ def lab(sink: NotificationSink, webhook_port: int) -> Iterator[Lab]:
         yield the_lab
     finally:
         the_lab.down(say=lambda line: None)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL cluster (Debian's postgresql): each test takes a fresh database of it."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed: ./scripts/test installs Debian's postgresql")
+    cluster = Postgres(bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    """A private redis-server (Debian's redis-server), emptied before each test that uses it (see `redis`)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed: ./scripts/test installs Debian's redis-server")
+    the_server = Redis(server)
+    try:
+        the_server.start()
+        yield the_server
+    finally:
+        the_server.remove()
+
+
+@pytest.fixture
+def redis(redis_server: Redis) -> Redis:
+    redis_server.flush()
+    return redis_server
 
 
 @pytest_asyncio.fixture

@@ -11,11 +11,10 @@ from django.conf import settings
 
 from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
+from archviz.broadcast import INVENTORY_GROUP, LIVE_GROUP
 from archviz.frames import FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
-from archviz.publish import INVENTORY_GROUP, LIVE_GROUP
 from archviz.query import QueryError
-from archviz.sequence import sequence
-from archviz.snapshot import inventory_snapshot, newest_observations, watcher_states
+from archviz.snapshot import inventory_snapshot, live_snapshot, watcher_states
 
 # The map asks for a fresh state at most this often while things change (inventory, clients, registry contents).
 REFRESH_AFTER = 0.25
@@ -27,8 +26,8 @@ MAX_QUERY_FIELDS = 8
 
 @database_sync_to_async
 def _snapshot() -> str:
-    observations, seq = newest_observations(settings.ARCHVIZ_SNAPSHOT_SIZE)
-    return snapshot_frame(observations, watcher_states(), seq, sequence(observations).to_wire())
+    observations, seq, diagram = live_snapshot(settings.ARCHVIZ_SNAPSHOT_SIZE)
+    return snapshot_frame(observations, watcher_states(), seq, diagram)
 
 
 @database_sync_to_async
@@ -76,7 +75,7 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
 
 
 class LiveConsumer(SnapshotConsumer):
-    """/ws/live/: the newest observations and their diagram, then every published observation."""
+    """/ws/live/: the newest published observations and their diagram, then every publication, numbered."""
 
     group_names = (LIVE_GROUP,)
 
@@ -84,7 +83,7 @@ class LiveConsumer(SnapshotConsumer):
         return await _snapshot()
 
     async def observations_added(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=observations_frame(message["observations"], message["sequence"]))
+        await self.send(text_data=observations_frame(message["seq"], message["observations"], message["sequence"]))
 
 
 class InventoryConsumer(SnapshotConsumer):

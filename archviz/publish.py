@@ -1,38 +1,29 @@
 """The one way anything reaches a browser: store it, then broadcast it once the transaction commits.
 
-`publish` (observations), `publish_inventory` (inventory changes) and `publish_pull` (a pull's progress,
-with `publish_pull_from_loop` for code on the event loop) are the only ways in, and they are the only callers
-of `group_send` in archviz. Keep it that way: a browser that reconnects resyncs from the store, which is only
-sound if nothing is ever shown that was not stored first (a pull's progress is the one transient exception).
+`publish` (observations), `publish_inventory` (inventory changes) and `publish_pull` (a pull's progress, with
+`publish_pull_from_loop` for code on the event loop) are the only ways in. Observations are not broadcast by the
+process that stores them but by the one publisher (archviz.publisher), which folds the store in order into
+numbered publications; a process that leads publishes what it stored at once, after the commit.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
-from asgiref.sync import AsyncToSync, SyncToAsync
-from channels.layers import BaseChannelLayer, get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 
-from archviz.architecture.traffic import traffic
+from archviz.broadcast import INVENTORY_GROUP, send, send_from_loop
 from archviz.inventory import Change
-from archviz.live_sequence import roles, sequence_delta
+from archviz.leadership import STORED_CHANNEL, STORING_LOCK, on_postgresql
 from archviz.models import InventoryItem, InventoryState, StoredObservation
 from archviz.observation import Observation
-
-LIVE_GROUP = "live"
-INVENTORY_GROUP = "inventory"
+from archviz.publisher import PUBLISHER
 
 
 def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
-    """Store the observations not already stored (by key), then broadcast those after commit."""
+    """Store the observations not already stored (by key); after the commit they are published in store order."""
     rows: dict[str | None, StoredObservation] = {}
     unkeyed: list[StoredObservation] = []
     for observation in observations:
@@ -44,6 +35,12 @@ def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
     # Inside a caller's transaction (the registry webhook stores its audit rows in the same one) a savepoint
     # would only cost two statements: a failure here fails the caller's transaction as a whole anyway.
     with transaction.atomic(savepoint=False):
+        if on_postgresql():
+            # Ids are assigned under this lock and committed before it is released, so they commit in order:
+            # the publisher, reading past the newest id it published, can never miss one committed later.
+            # The NOTIFY wakes the publisher wherever it runs, at the commit.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')", [STORING_LOCK, STORED_CHANNEL])
         if rows:
             stored = StoredObservation.objects.filter(key__in=list(rows)).values_list("key", flat=True)
             for key in stored:
@@ -51,7 +48,8 @@ def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
         fresh = sorted([*rows.values(), *unkeyed], key=lambda row: row.time_ns)
         if fresh:
             StoredObservation.objects.bulk_create(fresh)
-            transaction.on_commit(partial(_broadcast, fresh))
+            # robust: a failure to publish is logged and retried by the publisher's loop; the observations are stored.
+            transaction.on_commit(PUBLISHER.tail, robust=True)
     return fresh
 
 
@@ -74,7 +72,7 @@ def publish_inventory(host: str, change_list: Sequence[Change], *, reload: bool 
         state.save(update_fields=["revision"])
         message = {"type": "inventory.changed", "host": host, "revision": state.revision, "reload": reload,
                    "changes": [c.to_wire() for c in change_list]}
-        transaction.on_commit(partial(_send, INVENTORY_GROUP, message))
+        transaction.on_commit(partial(send, INVENTORY_GROUP, message))
     return state.revision
 
 
@@ -82,66 +80,9 @@ def publish_pull(pull: dict[str, Any]) -> None:
     """Broadcast the progress of a pull started from the dashboard. Progress is transient and not stored:
     what is stored is the pull's start and end (Observations, via `publish`); a viewer that connects gets
     the running pulls in its inventory snapshot."""
-    _send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
+    send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
 
 
 async def publish_pull_from_loop(pull: dict[str, Any]) -> None:
     """`publish_pull` for code running on the event loop itself (the API tap)."""
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
-
-
-def _broadcast(rows: list[StoredObservation]) -> None:
-    observations = [row.to_wire() for row in rows]
-    delta = sequence_delta(observations)
-    _send(LIVE_GROUP, {
-        "type": "observations.added",
-        "observations": observations,
-        "sequence": delta.to_wire(),
-        # The same Messages as the architecture map reads them: the edge (or box) each one lights.
-        "traffic": traffic(delta.messages, roles()),
-    })
-
-
-def _send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    loop = _calling_event_loop()
-    if loop is None:
-        # No running loop handed us this work (a script, a test, or a loop that has just stopped): send from a
-        # loop of our own. asgiref would hop to the stopped loop it remembers, and wait forever.
-        AsyncToSync(layer.group_send, force_new_loop=True)(group, message)
-    else:
-        _send_in_order(loop, layer, group, message)
-
-
-def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop that handed this thread its work (asgiref records it for sync_to_async), if it runs."""
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
-        return None
-    return loop if loop is not None and loop.is_running() else None
-
-
-_order = threading.Lock()
-_previous: Future[None] | None = None
-
-
-def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, group: str,
-                   message: dict[str, Any]) -> None:
-    """Hand the send to the event loop without waiting for it (the committing request need not wait for the
-    browsers), but strictly after the previous send, so that frames keep the order of the commits."""
-    global _previous
-    with _order:
-        previous = _previous
-
-        async def send() -> None:
-            if previous is not None:
-                # Only the order matters here: a send that failed has been logged by the loop already.
-                with contextlib.suppress(Exception):
-                    await asyncio.wrap_future(previous)
-            await layer.group_send(group, message)
-
-        _previous = asyncio.run_coroutine_threadsafe(send(), loop)
+    await send_from_loop(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})

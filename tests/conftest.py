@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archviz import live_sequence
 from archviz.lab import Lab
+from archviz.publisher import PUBLISHER
 from archviz.tap.proxy import Tap
 from tests.scaleout_helpers import Postgres, Redis, postgres_bin
 
@@ -44,10 +44,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_live_sequence() -> Iterator[None]:
-    live_sequence.reset()
+def _fresh_publisher() -> Iterator[None]:
+    PUBLISHER.reset()
     yield
-    live_sequence.reset()
+    PUBLISHER.reset()
 
 
 class NotificationSink:

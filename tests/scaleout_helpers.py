@@ -1,12 +1,16 @@
 """The real parts of a scaled-out archviz, started privately for the suite: a PostgreSQL cluster and a redis-server,
-each in a temp dir on a free loopback port, stopped at the end (and restartable, for the fault tests).
+each in a temp dir on a free loopback port, stopped at the end (and restartable, for the fault tests); and a
+websocket client that keeps what a browser is sent.
 
 PostgreSQL refuses to run as root, so as root the cluster runs as Debian's `postgres` user.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -16,12 +20,20 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
 import redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
+
+from archviz.snapshot import merged
 
 ROOT_ONLY_USER = "postgres"
+T = TypeVar("T")
 
 
 def _free_port() -> int:
@@ -151,3 +163,57 @@ class Redis:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def in_own_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a fresh event loop in a thread of its own: the page tests' Playwright keeps an event loop
+    running in the main thread for the rest of the session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main).result()
+
+
+class LiveClient:
+    """A browser's side of /ws/live/ on one web process, keeping every frame it was sent."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.frames: list[dict[str, Any]] = []
+        self.socket: ClientConnection | None = None
+
+    async def __aenter__(self) -> LiveClient:
+        self.socket = await connect(f"ws://127.0.0.1:{self.port}/ws/live/", origin=Origin("http://127.0.0.1"),
+                                    proxy=None, max_size=None)
+        await self.receive()
+        assert self.frames[0]["type"] == "snapshot"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.socket is not None
+        await self.socket.close()
+
+    async def receive(self, timeout: float = 15) -> dict[str, Any]:
+        assert self.socket is not None
+        frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        self.frames.append(frame)
+        return frame
+
+    async def until(self, label: str, timeout: float = 30) -> None:
+        """Receive until a Message whose label holds `label` has been drawn."""
+        deadline = time.monotonic() + timeout
+        while not any(label in message["label"] for message in self.diagram()["messages"]):
+            await self.receive(max(0.1, deadline - time.monotonic()))
+
+    async def settle(self, quiet: float = 1.5) -> None:
+        """Receive until nothing has come for `quiet` seconds (the registry's notifications come a moment late)."""
+        with contextlib.suppress(TimeoutError):
+            while True:
+                await self.receive(quiet)
+
+    def deltas(self) -> list[dict[str, Any]]:
+        return [frame for frame in self.frames[1:] if frame["type"] == "observations"]
+
+    def diagram(self) -> dict[str, Any]:
+        """What the page draws: the snapshot's diagram with each later publication applied, as diagram.js does."""
+        snapshot = self.frames[0]
+        fresh = [frame["sequence"] for frame in self.deltas() if frame["seq"] > snapshot["seq"]]
+        return merged([snapshot["sequence"], *fresh], 0)

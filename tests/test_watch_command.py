@@ -30,7 +30,7 @@ def test_the_watch_command_stores_events_and_stops_cleanly_on_sigterm(lab: Lab, 
     lines = []
     while not any(line.startswith("watching ") for line in lines):
         lines.append(watcher.stdout.readline())
-    assert "Set REDIS_URL to push them live" in "".join(lines)
+    assert "a `serve` on the same database publishes them" in "".join(lines)
     name = f"watched-{uuid.uuid4().hex[:6]}"
     run_container(lab, name)
     deadline = time.monotonic() + 10

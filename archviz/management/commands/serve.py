@@ -5,8 +5,9 @@
    `manage.py tap` (TCP off loopback only with TLS), so a bad value stops serve before anything starts.
 3. Build the ASGI application (HTTP and websockets) and hand it to daphne.
 4. Once daphne's event loop exists, start the daemon watcher (and the API tap) in it, so that they publish on
-   the same loop that serves the websockets (the in-memory channel layer is not thread-safe).
-5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher is stopped first.
+   the same loop that serves the websockets (the in-memory channel layer is not thread-safe), and the publisher's
+   loop (archviz.publisher): whichever process leads publishes what every process stores.
+5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher and the publisher are stopped first.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from archviz.management.commands.tap import how_to_connect, unix_path
+from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Names, is_loopback, listen_at, url
 from archviz.tap.proxy import Tap
 from archviz.watcher import DaemonWatcher, docker_host
@@ -83,6 +85,8 @@ class Command(BaseCommand):
 
         def ready() -> None:
             loop = asyncio.get_event_loop()
+            running.append(loop.create_task(PUBLISHER.run()))
+            reactor.addSystemEventTrigger("before", "shutdown", PUBLISHER.stop)
             if watcher is not None:
                 running.append(loop.create_task(watcher.run()))
                 reactor.addSystemEventTrigger("before", "shutdown", watcher.stop)

@@ -4,7 +4,8 @@ alone.
 1. Read where to listen (archviz.tap.listen): `unix:///PATH`, or `tcp://HOST:PORT` on loopback, or `tcp://` anywhere
    with all three TLS files (dockerd's own option names); refuse anything else with the option to change.
 2. Check the daemon's socket (`--upstream`, else DOCKER_HOST) is a unix socket that exists.
-3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored and published.
+3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored and published (the
+   publisher's loop runs here too: with REDIS_URL this process may be the one that publishes, see `watch`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from archviz.management.commands.watch import crosses_processes
+from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Listen, Names, TcpAddress, listen_at, url
 from archviz.tap.proxy import Tap
 from archviz.watcher import docker_host
@@ -52,6 +55,7 @@ class Command(BaseCommand):
         tap = Tap(where, unix_path(upstream or docker_host(), "--upstream"))
         if not tap.upstream.exists():
             raise CommandError(f"no daemon socket at {tap.upstream}: start Docker, or point --upstream at one")
+        PUBLISHER.may_lead = crosses_processes()
         asyncio.run(self._serve(tap))
 
     async def _serve(self, tap: Tap) -> None:
@@ -65,8 +69,11 @@ class Command(BaseCommand):
             loop.add_signal_handler(sig, stopping.set)
         self.stdout.write(f"tapping {tap.upstream}; point clients at {how_to_connect(tap.listen)}")
         self.stdout.flush()
+        publishing = loop.create_task(PUBLISHER.run())
         await stopping.wait()
         await tap.stop(server)
+        PUBLISHER.stop()
+        await publishing
 
 
 def how_to_connect(listen: Listen) -> str:

@@ -1,7 +1,9 @@
 """`manage.py watch`: the daemon watcher alone, for deployments that run web and watchers apart.
 
-1. Start the watcher on DOCKER_HOST (or the local socket).
-2. On SIGTERM or SIGINT, stop it: the events already read are stored before the process exits.
+1. Start the watcher on DOCKER_HOST (or the local socket), and the publisher's loop (archviz.publisher): with
+   REDIS_URL this process may be the one that publishes what every process stores. Without it, browsers can
+   only hear a process that serves them, so `serve` publishes what this one stores, from the store.
+2. On SIGTERM or SIGINT, stop the watcher, then the publisher: the events already read are stored first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from archviz.publisher import PUBLISHER
 from archviz.watcher import DaemonWatcher
 
 
@@ -20,9 +23,10 @@ class Command(BaseCommand):
     help = "Stream the Docker daemon's events into the store and publish them, until stopped."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
-            self.stderr.write("Note: no REDIS_URL is set, so events are stored but web processes are not told "
-                              "live; browsers see them on their next snapshot. Set REDIS_URL to push them live.")
+        if not crosses_processes():
+            PUBLISHER.may_lead = False
+            self.stderr.write("Note: no REDIS_URL is set, so this process only stores events: a `serve` on the "
+                              "same database publishes them. Set REDIS_URL to run several web processes.")
         asyncio.run(self._watch())
 
     async def _watch(self) -> None:
@@ -32,4 +36,14 @@ class Command(BaseCommand):
             loop.add_signal_handler(sig, watcher.stop)
         self.stdout.write(f"watching {watcher.address}")
         self.stdout.flush()
-        await watcher.run()
+        publishing = loop.create_task(PUBLISHER.run())
+        try:
+            await watcher.run()
+        finally:  # the watcher's last events are stored (and published, when this process leads) first
+            PUBLISHER.stop()
+            await publishing
+
+
+def crosses_processes() -> bool:
+    """Whether the channel layer reaches other processes' browsers (Redis), or only this process's (in-memory)."""
+    return "InMemory" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]

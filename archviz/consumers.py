@@ -13,6 +13,7 @@ from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
 from archviz.broadcast import INVENTORY_GROUP, LIVE_GROUP
 from archviz.frames import FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
+from archviz.metrics import RESYNCS, WEBSOCKET_CLIENTS
 from archviz.query import QueryError
 from archviz.snapshot import inventory_snapshot, live_snapshot, watcher_states
 
@@ -40,6 +41,8 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
 
     # Not channels' own `groups`: that joins before `connect` decides whether the socket may be accepted at all.
     group_names: tuple[str, ...] = ()
+    socket_name = ""  # for the metrics: live, inventory, map
+    _counted = False
 
     async def snapshot(self) -> str:
         raise NotImplementedError
@@ -59,9 +62,14 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
         for group in self.group_names:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        WEBSOCKET_CLIENTS.labels(self.socket_name).inc()
+        self._counted = True
         await self.send(text_data=await self.snapshot())
 
     async def disconnect(self, code: int) -> None:
+        if self._counted:
+            WEBSOCKET_CLIENTS.labels(self.socket_name).dec()
+            self._counted = False
         for group in self.group_names:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -71,6 +79,7 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
         except FrameError as error:
             await self.send(text_data=error_frame(str(error)))
             return
+        RESYNCS.labels(self.socket_name).inc()
         await self.send(text_data=await self.snapshot())
 
 
@@ -78,6 +87,7 @@ class LiveConsumer(SnapshotConsumer):
     """/ws/live/: the newest published observations and their diagram, then every publication, numbered."""
 
     group_names = (LIVE_GROUP,)
+    socket_name = "live"
 
     async def snapshot(self) -> str:
         return await _snapshot()
@@ -90,6 +100,7 @@ class InventoryConsumer(SnapshotConsumer):
     """/ws/inventory/: every host's inventory, then each stored change set with the host's new revision."""
 
     group_names = (INVENTORY_GROUP,)
+    socket_name = "inventory"
 
     async def snapshot(self) -> str:
         return await _inventory_snapshot()
@@ -124,6 +135,7 @@ class MapConsumer(SnapshotConsumer):
     every REFRESH_AFTER seconds."""
 
     group_names = (LIVE_GROUP, INVENTORY_GROUP)
+    socket_name = "map"
     only: str | None = None
     _pending: asyncio.Task[None] | None = None
 

@@ -63,6 +63,11 @@ class Leadership:
                 self._next_try = time.monotonic() + RETRY_SECONDS
             return self._held_by is not None
 
+    def holding(self) -> bool:
+        """Whether this process leads right now (without trying to take the lead)."""
+        held = self._held_by
+        return held is not None and not _lost(held)
+
     def wait_for_news(self, timeout: float) -> None:
         """Block until another process stored observations (PostgreSQL tells the leader) or `timeout` passes."""
         held = self._held_by

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from archviz.broadcast import INVENTORY_GROUP, send, send_from_loop
 from archviz.inventory import Change
 from archviz.leadership import STORED_CHANNEL, STORING_LOCK, on_postgresql
+from archviz.metrics import OBSERVATIONS_INGESTED
 from archviz.models import InventoryItem, InventoryState, StoredObservation
 from archviz.observation import Observation
 from archviz.publisher import PUBLISHER
@@ -48,9 +49,15 @@ def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
         fresh = sorted([*rows.values(), *unkeyed], key=lambda row: row.time_ns)
         if fresh:
             StoredObservation.objects.bulk_create(fresh)
+            transaction.on_commit(partial(_count, [row.source for row in fresh]))
             # robust: a failure to publish is logged and retried by the publisher's loop; the observations are stored.
             transaction.on_commit(PUBLISHER.tail, robust=True)
     return fresh
+
+
+def _count(sources: list[str]) -> None:
+    for source in sources:
+        OBSERVATIONS_INGESTED.labels(source).inc()
 
 
 def publish_inventory(host: str, change_list: Sequence[Change], *, reload: bool = False) -> int:

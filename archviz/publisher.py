@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from archviz.architecture.traffic import traffic
 from archviz.broadcast import LIVE_GROUP, send
 from archviz.leadership import PUBLISHING_LOCK, Leadership, on_postgresql
+from archviz.metrics import PUBLICATIONS, PUBLISH_LATENCY
 from archviz.models import Publication, StoredObservation
 from archviz.sequence import Delta, Sequencer
 
@@ -137,6 +138,12 @@ class Publisher:
         return True
 
 
+def unpublished() -> int:
+    """How many stored observations wait to be published (the same from every process: it reads the store)."""
+    newest = Publication.objects.order_by("-seq").values_list("last_observation", flat=True).first()
+    return StoredObservation.objects.filter(id__gt=newest or 0).count()
+
+
 def _start() -> int:
     """With nothing published yet, publishing starts with the newest ARCHVIZ_SNAPSHOT_SIZE observations."""
     ids = StoredObservation.objects.order_by("-id").values_list("id", flat=True)
@@ -165,6 +172,10 @@ def _fold(sequencer: Sequencer, observations: list[dict[str, Any]]) -> Delta:
 
 
 def _broadcast(publication: Publication, observations: list[dict[str, Any]]) -> None:
+    now = time.time_ns()
+    PUBLICATIONS.inc()
+    for observation in observations:
+        PUBLISH_LATENCY.observe(max(0, now - int(observation["time_ns"])) / 1e9)
     send(LIVE_GROUP, {
         "type": "observations.added", "seq": publication.seq, "observations": observations,
         "sequence": publication.sequence,

@@ -10,13 +10,16 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from archviz import actions
+from archviz import actions, readiness
 from archviz.architecture.gather import host_from_query, map_state
 from archviz.audit import AuditFilter, blobs_query, chart, export_lines, page, parse_cursor, wire
 from archviz.classroom.sessions import load as load_session
 from archviz.hooks import HOOK_PATH
+from archviz.metrics import LEADING, UNPUBLISHED
 from archviz.models import AuditEvent, StoredObservation
+from archviz.publisher import PUBLISHER, unpublished
 from archviz.query import QueryError, time_range
 from archviz.reference import BadReference, parse_reference
 from archviz.sequence import ROLES, sequence
@@ -45,7 +48,29 @@ def live(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
+    """Liveness (/healthz, and /api/health as before): the process answers."""
     return JsonResponse({"ok": True})
+
+
+@require_GET
+async def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 when the database, the channel layer and every watched daemon answer; otherwise 503 naming
+    what is not ready and why."""
+    checks = [await sync_to_async(readiness.database)(), await readiness.channel_layer()]
+    if checks[0].ok:
+        checks += await sync_to_async(readiness.daemons)()
+    failing = [check.name for check in checks if not check.ok]
+    return JsonResponse({"ready": not failing, "not_ready": failing,
+                         "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks}},
+                        status=503 if failing else 200)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format: what this process counted (archviz.metrics), and how far publishing lags."""
+    UNPUBLISHED.set(unpublished())
+    LEADING.set(1 if PUBLISHER.leadership.holding() else 0)
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 @require_GET

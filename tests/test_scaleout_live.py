@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,11 @@ def deployment(lab: Lab, postgres: Postgres, redis: Redis, webhook_port: int, tm
         scaled.stop()
 
 
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
 def missing_image(lab: Lab) -> str:
     """A reference the lab registry holds and the lab daemon does not: `docker run` of it pulls first."""
     reference = f"{lab.registry_address}/scaled/app{uuid.uuid4().hex[:6]}:1"
@@ -122,6 +128,10 @@ async def run_missing_image_and_compare(lab: Lab, deployment: Deployment) -> Non
         assert "remove container" in " ".join(labels), labels
         assert any(m["receiver"].startswith("registry:") for m in drawn), labels
         assert not any(m["inferred"] for m in drawn), labels
+
+        for port in deployment.ports:  # each web process answers for its own sockets
+            metrics = await asyncio.to_thread(fetch, f"http://127.0.0.1:{port}/metrics")
+            assert 'archviz_websocket_clients{socket="live"} 1.0' in metrics
 
         async with LiveClient(second) as late:
             # Nothing else happened meanwhile: the late snapshot is what the others hold, message for message.

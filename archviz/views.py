@@ -26,6 +26,7 @@ from archviz.sequence import ROLES, sequence
 from archviz.sequence.mermaid import to_mermaid
 from archviz.snapshot import inventory_snapshot
 from archviz.sources.registry import ACTIONS
+from archviz.tap.listen import PLAIN_TCP_RISK
 from archviz.watcher import docker_host
 
 # A Mermaid export folds at most this many observations (the text is cut at 50,000 characters anyway).
@@ -43,7 +44,16 @@ def live(request: HttpRequest) -> HttpResponse:
         "docker_host": docker_host(),
         "lab_registry": _lab_registry(),
         "roles": ROLES,
+        "tap_warning": _tap_warning(),
     })
+
+
+def _tap_warning() -> str:
+    """What the page says while `serve` runs the tap on plain TCP (ARCHVIZ_TAP_INSECURE_LOOPBACK)."""
+    address = settings.ARCHVIZ_TAP_SOCKET
+    if not (address.startswith("tcp://") and settings.ARCHVIZ_TAP_INSECURE_LOOPBACK) or settings.ARCHVIZ_TAP_TLS_CA:
+        return ""
+    return f"It listens on {address} without TLS: {PLAIN_TCP_RISK}"
 
 
 @require_GET

@@ -2,7 +2,8 @@
 
 1. Refuse to serve off loopback without a login: binding elsewhere forces ARCHVIZ_REQUIRE_LOGIN on.
 2. With ARCHVIZ_TAP_SOCKET, read where the API tap listens and its ARCHVIZ_TAP_TLS_* files by the same rules as
-   `manage.py tap` (TCP off loopback only with TLS), so a bad value stops serve before anything starts.
+   `manage.py tap` (TCP only with TLS, or on loopback with ARCHVIZ_TAP_INSECURE_LOOPBACK, and then a warning), so
+   a bad value stops serve before anything starts.
 3. Build the ASGI application (HTTP and websockets) and hand it to daphne.
 4. Once daphne's event loop exists, start the daemon watcher (and the API tap) in it, so that they publish on
    the same loop that serves the websockets (the in-memory channel layer is not thread-safe), and the publisher's
@@ -20,12 +21,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from archviz.management.commands.tap import how_to_connect, unix_path
 from archviz.publisher import PUBLISHER
-from archviz.tap.listen import Names, is_loopback, listen_at, url
+from archviz.tap.listen import Names, TcpAddress, is_loopback, listen_at, plain_tcp_warning, url
 from archviz.tap.proxy import Tap
 from archviz.watcher import DaemonWatcher, docker_host
 
 SETTINGS = Names(address="ARCHVIZ_TAP_SOCKET", ca="ARCHVIZ_TAP_TLS_CA", cert="ARCHVIZ_TAP_TLS_CERT",
-                 key="ARCHVIZ_TAP_TLS_KEY")
+                 key="ARCHVIZ_TAP_TLS_KEY", insecure="ARCHVIZ_TAP_INSECURE_LOOPBACK=1")
 
 
 def configured_tap() -> Tap | None:
@@ -37,7 +38,8 @@ def configured_tap() -> Tap | None:
                                "to run the API tap with TLS")
         return None
     try:
-        listen = listen_at(settings.ARCHVIZ_TAP_SOCKET, *tls, SETTINGS)
+        listen = listen_at(settings.ARCHVIZ_TAP_SOCKET, *tls, SETTINGS,
+                           insecure_loopback=settings.ARCHVIZ_TAP_INSECURE_LOOPBACK)
     except ValueError as error:
         raise CommandError(str(error)) from None
     tap = Tap(listen, unix_path(docker_host(), "DOCKER_HOST"))
@@ -81,6 +83,8 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(f"The API tap listens on {url(tap.listen)}: point clients at it with "
                                   f"{how_to_connect(tap.listen)}")
+                if isinstance(tap.listen, TcpAddress) and tap.listen.tls is None:
+                    self.stderr.write(plain_tcp_warning(tap.listen))
             self.stdout.flush()
 
         def ready() -> None:

@@ -15,7 +15,8 @@ A browser's snapshot is the merge of the same publications (archviz.snapshot), s
 (re)connecting is exactly what the others were sent.
 
 The process that stores something publishes it at once when it leads; `run` is the leader's loop for what other
-processes store. `serve`, `watch` and `tap` run it.
+processes store. `serve` and `watch` run it; `tap` never publishes (its requests must reach the store before the
+daemon's events they cause, so it spends its time on nothing else).
 """
 
 from __future__ import annotations

@@ -200,6 +200,35 @@ def start_serve(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen
     raise RuntimeError("serve did not answer within 30 s")
 
 
+class Deployment:
+    """archviz scaled out as an operator runs it: `serve --no-watch` web processes on the given ports and other
+    commands (`watch`, `tap …`), all on one database and one Redis, stopped with SIGTERM at the end."""
+
+    def __init__(self, env: dict[str, str], ports: list[int], commands: list[list[str]]) -> None:
+        self.env = env
+        self.ports = ports
+        self.commands = commands
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
+        for command in self.commands:
+            self.processes.append(subprocess.Popen([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env,
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.processes += [start_serve(port, self.env, "--no-watch") for port in self.ports]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def dashboard_env(data_dir: Path, docker_host: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHVIZ_", "DATABASE_URL", "REDIS_URL"))}
     env.update(ARCHVIZ_DATA_DIR=str(data_dir), DOCKER_HOST=docker_host, PYTHONUNBUFFERED="1")

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import psycopg
 import redis
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from archviz.snapshot import merged
@@ -173,28 +174,58 @@ def in_own_loop(main: Coroutine[Any, Any, T]) -> T:
 
 
 class LiveClient:
-    """A browser's side of /ws/live/ on one web process, keeping every frame it was sent."""
+    """A browser's side of /ws/live/ on one web process, keeping every frame it was sent. With `follow`, it does what
+    the live page does: asks for a fresh snapshot when a publication number is skipped, and reconnects (getting a
+    fresh snapshot) when the server closes the socket."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, port: int, *, follow: bool = False) -> None:
+        self.url = f"ws://127.0.0.1:{port}/ws/live/"
+        self.follow = follow
         self.frames: list[dict[str, Any]] = []
         self.socket: ClientConnection | None = None
+        self.resyncs = 0
+        self.reconnects = 0
+        self._seq = 0  # the last publication applied
 
     async def __aenter__(self) -> LiveClient:
-        self.socket = await connect(f"ws://127.0.0.1:{self.port}/ws/live/", origin=Origin("http://127.0.0.1"),
-                                    proxy=None, max_size=None)
-        await self.receive()
-        assert self.frames[0]["type"] == "snapshot"
+        await self._connect()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.socket is not None
         await self.socket.close()
 
+    async def _connect(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.socket = await connect(self.url, origin=Origin("http://127.0.0.1"), proxy=None, max_size=None)
+                frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+                break
+            except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.25)
+        assert frame["type"] == "snapshot", frame
+        self.frames.append(frame)
+        self._seq = frame["seq"]
+
     async def receive(self, timeout: float = 15) -> dict[str, Any]:
         assert self.socket is not None
-        frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        try:
+            frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        except ConnectionClosed:
+            if not self.follow:
+                raise
+            self.reconnects += 1
+            await self._connect()
+            return self.frames[-1]
         self.frames.append(frame)
+        if frame["type"] == "snapshot" or frame["type"] == "observations" and frame["seq"] == self._seq + 1:
+            self._seq = frame["seq"]
+        elif frame["type"] == "observations" and frame["seq"] > self._seq + 1 and self.follow:
+            self.resyncs += 1
+            await self.socket.send(json.dumps({"type": "resync"}))
         return frame
 
     async def until(self, label: str, timeout: float = 30) -> None:
@@ -209,11 +240,20 @@ class LiveClient:
             while True:
                 await self.receive(quiet)
 
+    def snapshot(self) -> dict[str, Any]:
+        return next(frame for frame in reversed(self.frames) if frame["type"] == "snapshot")
+
     def deltas(self) -> list[dict[str, Any]]:
-        return [frame for frame in self.frames[1:] if frame["type"] == "observations"]
+        return [frame for frame in self.frames if frame["type"] == "observations"]
 
     def diagram(self) -> dict[str, Any]:
-        """What the page draws: the snapshot's diagram with each later publication applied, as diagram.js does."""
-        snapshot = self.frames[0]
-        fresh = [frame["sequence"] for frame in self.deltas() if frame["seq"] > snapshot["seq"]]
-        return merged([snapshot["sequence"], *fresh], 0)
+        """What the page draws: the latest snapshot's diagram with each next publication applied, as diagram.js
+        does (a delta the snapshot holds is skipped; one past a skipped number waits for the next snapshot)."""
+        snapshot = self.snapshot()
+        applied = [snapshot["sequence"]]
+        seq = snapshot["seq"]
+        for frame in self.frames[self.frames.index(snapshot) + 1:]:
+            if frame["type"] == "observations" and frame["seq"] == seq + 1:
+                applied.append(frame["sequence"])
+                seq = frame["seq"]
+        return merged(applied, 0)

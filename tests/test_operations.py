@@ -3,7 +3,6 @@ channel layer and every watched daemon answer (503 naming what does not), /metri
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -19,6 +18,7 @@ from archviz.publish import publish
 from dashboard.asgi import application
 from dashboard.env import channel_layer
 from tests.conftest import ROOT, free_port
+from tests.scaleout_helpers import in_own_loop
 
 ORIGIN = [(b"origin", b"http://127.0.0.1")]
 DAEMON = "unix:///tmp/ops-daemon.sock"
@@ -69,7 +69,7 @@ def test_ready_once_a_watcher_reports_its_daemon_connected_and_not_while_it_is_u
 
 def test_a_redis_that_does_not_answer_is_named_without_its_password() -> None:
     config = channel_layer(f"redis://:s3cret@127.0.0.1:{free_port()}/0")
-    check = asyncio.run(readiness.channel_layer(config))
+    check = in_own_loop(readiness.channel_layer(config))
     assert (check.name, check.ok) == ("channel layer", False)
     assert check.detail.startswith("Redis at 127.0.0.1:") and "does not answer" in check.detail
     assert "s3cret" not in check.detail

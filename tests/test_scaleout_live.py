@@ -7,9 +7,6 @@ that connects afterwards is shown exactly that diagram in its snapshot (live == 
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from archviz.lab import Lab
-from tests.conftest import ROOT, dashboard_env, free_port, start_serve
+from tests.conftest import Deployment, dashboard_env, free_port
 from tests.scaleout_helpers import LiveClient, Postgres, Redis, in_own_loop
 from tests.test_tap import docker
 
@@ -29,50 +26,25 @@ pytestmark = [pytest.mark.scaleout, pytest.mark.lab]
 IDLE_SECONDS = 6.5
 
 
-class Deployment:
-    """Two web processes, a watcher and a tap, on one PostgreSQL database and one Redis."""
-
-    def __init__(self, env: dict[str, str], webhook_port: int) -> None:
-        self.env = env
-        self.ports = [webhook_port, free_port()]
-        self.tap = Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock")
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> None:
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
-        for command in (["watch"], ["tap", "--listen", f"unix://{self.tap}"]):
-            self.processes.append(subprocess.Popen([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env,
-                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        self.processes += [start_serve(port, self.env, "--no-watch") for port in self.ports]
-        deadline = time.monotonic() + 30
-        while not self.tap.exists():
-            assert time.monotonic() < deadline, "the tap did not listen"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.tap.unlink(missing_ok=True)
-
-
 @pytest.fixture
-def deployment(lab: Lab, postgres: Postgres, redis: Redis, webhook_port: int, tmp_path: Path) -> Iterator[Deployment]:
+def tapped(lab: Lab, postgres: Postgres, redis: Redis, webhook_port: int,
+           tmp_path: Path) -> Iterator[tuple[Deployment, Path]]:
+    """Two web processes (the first on the port the lab registry notifies), a watcher and a tap."""
     env = dashboard_env(tmp_path, lab.docker_host) | {
         "DATABASE_URL": postgres.new_database(), "REDIS_URL": redis.url, "ARCHVIZ_REGISTRY_TOKEN": lab.webhook_token,
     }
-    scaled = Deployment(env, webhook_port)
+    tap = Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock")
+    scaled = Deployment(env, [webhook_port, free_port()], [["watch"], ["tap", "--listen", f"unix://{tap}"]])
     try:
         scaled.start()
-        yield scaled
+        deadline = time.monotonic() + 30
+        while not tap.exists():
+            assert time.monotonic() < deadline, "the tap did not listen"
+            time.sleep(0.05)
+        yield scaled, tap
     finally:
         scaled.stop()
+        tap.unlink(missing_ok=True)
 
 
 def fetch(url: str) -> str:
@@ -94,18 +66,18 @@ def missing_image(lab: Lab) -> str:
     return reference
 
 
-def test_two_web_processes_stream_one_diagram_and_a_late_browser_is_shown_it(lab: Lab,
-                                                                            deployment: Deployment) -> None:
-    in_own_loop(run_missing_image_and_compare(lab, deployment))
+def test_two_web_processes_stream_one_diagram_and_a_late_browser_is_shown_it(
+        lab: Lab, tapped: tuple[Deployment, Path]) -> None:
+    in_own_loop(run_missing_image_and_compare(lab, *tapped))
 
 
-async def run_missing_image_and_compare(lab: Lab, deployment: Deployment) -> None:
+async def run_missing_image_and_compare(lab: Lab, deployment: Deployment, tap: Path) -> None:
     reference = await asyncio.to_thread(missing_image, lab)
     first, second = deployment.ports
     async with LiveClient(first) as one, LiveClient(second) as other:
         await one.until("archviz is watching")  # the watcher is connected (and published) before the run starts
         await asyncio.sleep(IDLE_SECONDS)
-        result = await asyncio.to_thread(docker, f"unix://{deployment.tap}", "run", "--rm", reference, "echo", "hi")
+        result = await asyncio.to_thread(docker, f"unix://{tap}", "run", "--rm", reference, "echo", "hi")
         assert (result.returncode, result.stdout) == (0, "hi\n"), result.stderr
         assert "Unable to find image" in result.stderr
         for client in (one, other):
@@ -113,21 +85,18 @@ async def run_missing_image_and_compare(lab: Lab, deployment: Deployment) -> Non
             await client.settle()
 
         # Every publication both were sent after both had connected is the same, in the same order.
-        since = max(one.frames[0]["seq"], other.frames[0]["seq"])
+        since = max(one.snapshot()["seq"], other.snapshot()["seq"])
         assert [f for f in one.deltas() if f["seq"] > since] == [f for f in other.deltas() if f["seq"] > since]
         assert one.diagram() == other.diagram()
 
-        # The tap's requests, the daemon's events and the registry's notifications, stored by three processes,
-        # were folded once: the run is one box, typed by the User, with nothing inferred.
+        # The tap's requests and the daemon's events, stored by two processes, were folded once: the daemon's
+        # starting the container is drawn in the box of the command whose request caused it, not guessed.
         diagram = one.diagram()
         (box,) = [i for i in diagram["interactions"] if i["title"].startswith("docker run --rm")]
-        drawn = [m for m in diagram["messages"] if m["interaction"] == box["id"]]
-        labels = [m["label"] for m in drawn]
+        labels = [m["label"] for m in diagram["messages"] if m["interaction"] == box["id"]]
         assert labels[0].startswith("types `docker run --rm"), labels
-        assert any(label.startswith("create container") for label in labels), labels
-        assert "remove container" in " ".join(labels), labels
-        assert any(m["receiver"].startswith("registry:") for m in drawn), labels
-        assert not any(m["inferred"] for m in drawn), labels
+        assert any(label.startswith("create and start task") for label in labels), labels
+        assert labels[-1] == "exit 0", labels
 
         for port in deployment.ports:  # each web process answers for its own sockets
             metrics = await asyncio.to_thread(fetch, f"http://127.0.0.1:{port}/metrics")
@@ -135,5 +104,5 @@ async def run_missing_image_and_compare(lab: Lab, deployment: Deployment) -> Non
 
         async with LiveClient(second) as late:
             # Nothing else happened meanwhile: the late snapshot is what the others hold, message for message.
-            assert late.frames[0]["seq"] == one.deltas()[-1]["seq"]
+            assert late.snapshot()["seq"] == one.deltas()[-1]["seq"]
             assert late.diagram() == one.diagram()

@@ -5,8 +5,9 @@ alone.
    option names), or plain `tcp://` on loopback with `--insecure-loopback` (then warn, loudly: every local user can
    drive the daemon); refuse anything else with the option to change.
 2. Check the daemon's socket (`--upstream`, else DOCKER_HOST) is a unix socket that exists.
-3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored and published (the
-   publisher's loop runs here too: with REDIS_URL this process may be the one that publishes, see `watch`).
+3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored, and published by the
+   process that publishes (`serve` or `watch`, see archviz.publisher). The tap never publishes itself: a request's
+   head must reach the store before the daemon's events it causes, so the tap does nothing else with its time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from archviz.management.commands.watch import crosses_processes
 from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Listen, Names, TcpAddress, listen_at, plain_tcp_warning, url
 from archviz.tap.proxy import Tap
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         tap = Tap(where, unix_path(upstream or docker_host(), "--upstream"))
         if not tap.upstream.exists():
             raise CommandError(f"no daemon socket at {tap.upstream}: start Docker, or point --upstream at one")
-        PUBLISHER.may_lead = crosses_processes()
+        PUBLISHER.may_lead = False
         asyncio.run(self._serve(tap))
 
     async def _serve(self, tap: Tap) -> None:
@@ -76,11 +76,8 @@ class Command(BaseCommand):
             loop.add_signal_handler(sig, stopping.set)
         self.stdout.write(f"tapping {tap.upstream}; point clients at {how_to_connect(tap.listen)}")
         self.stdout.flush()
-        publishing = loop.create_task(PUBLISHER.run())
         await stopping.wait()
         await tap.stop(server)
-        PUBLISHER.stop()
-        await publishing
 
 
 def how_to_connect(listen: Listen) -> str:

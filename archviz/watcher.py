@@ -202,9 +202,12 @@ class DaemonWatcher:
         handle = sync_to_async(self.keeper.handle, thread_sensitive=False)
         while (job := await self._inbox.get()) != STOP:
             if not await handle(job):
-                # Lost track (the daemon went away or answered nonsense): start again from a full load.
-                await asyncio.sleep(self.backoff.longest)
-                self._inbox.put_nowait(RELOAD)
+                # Lost track (the daemon or the store went away, or the daemon answered nonsense): start again from
+                # a full load, unless the watcher is stopping meanwhile.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.backoff.longest)
+                if not self._stopping.is_set():
+                    self._inbox.put_nowait(RELOAD)
 
     # The writer task ----------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import psycopg
 import redis
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Origin
 
 from archviz.snapshot import merged
@@ -202,7 +202,7 @@ class LiveClient:
                 self.socket = await connect(self.url, origin=Origin("http://127.0.0.1"), proxy=None, max_size=None)
                 frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
                 break
-            except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError):  # the server is not back yet
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.25)

@@ -96,7 +96,7 @@ async def run_missing_image_and_compare(lab: Lab, deployment: Deployment, tap: P
         labels = [m["label"] for m in diagram["messages"] if m["interaction"] == box["id"]]
         assert labels[0].startswith("types `docker run --rm"), labels
         assert any(label.startswith("create and start task") for label in labels), labels
-        assert labels[-1] == "exit 0", labels
+        assert "exit 0" in labels, labels
 
         for port in deployment.ports:  # each web process answers for its own sockets
             metrics = await asyncio.to_thread(fetch, f"http://127.0.0.1:{port}/metrics")

@@ -187,6 +187,11 @@ class LiveClient:
         self.reconnects = 0
         self._seq = 0  # the last publication applied
 
+    @property
+    def seq(self) -> int:
+        """The number of the last publication applied."""
+        return self._seq
+
     async def __aenter__(self) -> LiveClient:
         await self._connect()
         return self

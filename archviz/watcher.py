@@ -25,6 +25,7 @@ from typing import Any
 import docker
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.conf import settings
 from docker.errors import DockerException
 
 from archviz import kinds
@@ -44,6 +45,11 @@ STOP = "stop"
 def docker_host() -> str:
     """The address the docker CLI and SDK would use, by the usual DOCKER_HOST rule."""
     return os.environ.get("DOCKER_HOST", "").strip() or DEFAULT_DOCKER_HOST
+
+
+def watched_hosts() -> list[str]:
+    """Every daemon to watch: ARCHVIZ_DOCKER_HOSTS, or else the one DOCKER_HOST names."""
+    return list(dict.fromkeys(settings.ARCHVIZ_DOCKER_HOSTS)) or [docker_host()]
 
 
 @dataclass(frozen=True)

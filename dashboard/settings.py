@@ -51,6 +51,8 @@ ARCHVIZ_TAP_TLS_CERT = env_str("ARCHVIZ_TAP_TLS_CERT", "")
 ARCHVIZ_TAP_TLS_KEY = env_str("ARCHVIZ_TAP_TLS_KEY", "")
 # Plain TCP (no TLS) on loopback for the tap: every local user who can reach the port drives the daemon (is root).
 ARCHVIZ_TAP_INSECURE_LOOPBACK = env_bool("ARCHVIZ_TAP_INSECURE_LOOPBACK", False)
+# Every daemon to watch (comma-separated DOCKER_HOST-style addresses); unset: the one DOCKER_HOST names.
+ARCHVIZ_DOCKER_HOSTS = env_list("ARCHVIZ_DOCKER_HOSTS", [])
 # Actions that change the daemon (pulling an image) are offered to logged-in staff users only when this is on.
 ARCHVIZ_ALLOW_ACTIONS = env_bool("ARCHVIZ_ALLOW_ACTIONS", False)
 # Every page and websocket needs a Django login. `serve` forces this on when it binds off loopback.

@@ -5,7 +5,8 @@
    `manage.py tap` (TCP only with TLS, or on loopback with ARCHVIZ_TAP_INSECURE_LOOPBACK, and then a warning), so
    a bad value stops serve before anything starts.
 3. Build the ASGI application (HTTP and websockets) and hand it to daphne.
-4. Once daphne's event loop exists, start the daemon watcher (and the API tap) in it, so that they publish on
+4. Once daphne's event loop exists, start a daemon watcher per watched daemon (ARCHVIZ_DOCKER_HOSTS, or DOCKER_HOST)
+   (and the API tap) in it, so that they publish on
    the same loop that serves the websockets (the in-memory channel layer is not thread-safe), and the publisher's
    loop (archviz.publisher): whichever process leads publishes what every process stores.
 5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher and the publisher are stopped first.
@@ -23,7 +24,7 @@ from archviz.management.commands.tap import how_to_connect, unix_path
 from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Names, TcpAddress, is_loopback, listen_at, plain_tcp_warning, url
 from archviz.tap.proxy import Tap
-from archviz.watcher import DaemonWatcher, docker_host
+from archviz.watcher import DaemonWatcher, docker_host, watched_hosts
 
 SETTINGS = Names(address="ARCHVIZ_TAP_SOCKET", ca="ARCHVIZ_TAP_TLS_CA", cert="ARCHVIZ_TAP_TLS_CERT",
                  key="ARCHVIZ_TAP_TLS_KEY", insecure="ARCHVIZ_TAP_INSECURE_LOOPBACK=1")
@@ -71,7 +72,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Binding {host}, off loopback: every page and socket now requires a login "
                               "(create one with: python manage.py createsuperuser).")
 
-        watcher = None if no_watch else DaemonWatcher()
+        watchers = [] if no_watch else [DaemonWatcher(address) for address in watched_hosts()]
         tap = configured_tap()
         running: list[asyncio.Task[Any]] = []  # held here: the event loop keeps tasks only weakly
 
@@ -91,13 +92,13 @@ class Command(BaseCommand):
             loop = asyncio.get_event_loop()
             running.append(loop.create_task(PUBLISHER.run()))
             reactor.addSystemEventTrigger("before", "shutdown", PUBLISHER.stop)
-            if watcher is not None:
+            for watcher in watchers:
                 running.append(loop.create_task(watcher.run()))
                 reactor.addSystemEventTrigger("before", "shutdown", watcher.stop)
             if tap is not None:
                 running.append(loop.create_task(start_tap(tap)))
             self.stdout.write(f"archviz is serving on http://{host}:{port}/"
-                              + (f" and watching {watcher.address}" if watcher else ""))
+                              + (f" and watching {', '.join(w.address for w in watchers)}" if watchers else ""))
             self.stdout.flush()
 
         server = Server(

@@ -1,9 +1,9 @@
 """`manage.py watch`: the daemon watcher alone, for deployments that run web and watchers apart.
 
-1. Start the watcher on DOCKER_HOST (or the local socket), and the publisher's loop (archviz.publisher): with
-   REDIS_URL this process may be the one that publishes what every process stores. Without it, browsers can
-   only hear a process that serves them, so `serve` publishes what this one stores, from the store.
-2. On SIGTERM or SIGINT, stop the watcher, then the publisher: the events already read are stored first.
+1. Start a watcher per daemon (ARCHVIZ_DOCKER_HOSTS, or DOCKER_HOST, or the local socket), and the publisher's
+   loop (archviz.publisher): with REDIS_URL this process may be the one that publishes what every process stores.
+   Without it, browsers can only hear a process that serves them, so `serve` publishes what this one stores.
+2. On SIGTERM or SIGINT, stop the watchers, then the publisher: the events already read are stored first.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from archviz.publisher import PUBLISHER
-from archviz.watcher import DaemonWatcher
+from archviz.watcher import DaemonWatcher, watched_hosts
 
 
 class Command(BaseCommand):
@@ -30,16 +30,22 @@ class Command(BaseCommand):
         asyncio.run(self._watch())
 
     async def _watch(self) -> None:
-        watcher = DaemonWatcher()
+        watchers = [DaemonWatcher(address) for address in watched_hosts()]
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            for watcher in watchers:
+                watcher.stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, watcher.stop)
-        self.stdout.write(f"watching {watcher.address}")
+            loop.add_signal_handler(sig, stop)
+        for watcher in watchers:
+            self.stdout.write(f"watching {watcher.address}")
         self.stdout.flush()
         publishing = loop.create_task(PUBLISHER.run())
         try:
-            await watcher.run()
-        finally:  # the watcher's last events are stored (and published, when this process leads) first
+            await asyncio.gather(*(watcher.run() for watcher in watchers))
+        finally:  # the watchers' last events are stored (and published, when this process leads) first
             PUBLISHER.stop()
             await publishing
 

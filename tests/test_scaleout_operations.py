@@ -71,3 +71,18 @@ def test_readyz_turns_503_while_redis_is_stopped_and_200_when_it_is_back(redis_d
     readiness(redis_dashboard.url, 200)
     code, text = get(f"{redis_dashboard.url}/metrics")
     assert code == 200 and 'archviz_observations_ingested_total{source="watcher"}' in text
+
+
+def test_while_redis_is_down_the_page_says_the_channel_layer_is_not_ready(chromium, redis_dashboard: Dashboard,
+                                                                         redis: Redis) -> None:
+    page = chromium.new_page()
+    page.goto(redis_dashboard.url)
+    page.wait_for_selector("#link-state[data-state=live]")
+    redis.stop()
+    link = page.locator("#link-state")
+    link.filter(has_text="channel layer not ready").wait_for(timeout=20_000)
+    assert "does not answer" in link.get_attribute("title")
+    redis.start()
+    page.wait_for_selector("#link-state[data-state=live]", timeout=20_000)
+    assert link.text_content() == "● live"
+    page.close()

@@ -87,13 +87,16 @@ class Publisher:
         tail = database_sync_to_async(self.tail)
         try:
             while not self._stopping.is_set():
+                if not self.may_lead:
+                    await self._pause(POLL_SECONDS * 4)
+                    continue
                 try:
-                    await tail()
+                    await tail()  # takes the lead when it is free
                 except Exception:  # the store is down: try again, the store keeps what waits to be published
                     log.exception("publishing failed; trying again")
                     await self._pause(1.0)
                     continue
-                if await asyncio.to_thread(self.leadership.held):
+                if self.leadership.holding():
                     await asyncio.to_thread(self.leadership.wait_for_news, POLL_SECONDS)
                 else:
                     await self._pause(POLL_SECONDS * 4)

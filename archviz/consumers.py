@@ -11,11 +11,11 @@ from django.conf import settings
 
 from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
+from archviz.broadcast import INVENTORY_GROUP, LIVE_GROUP
 from archviz.frames import FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
-from archviz.publish import INVENTORY_GROUP, LIVE_GROUP
+from archviz.metrics import RESYNCS, WEBSOCKET_CLIENTS
 from archviz.query import QueryError
-from archviz.sequence import sequence
-from archviz.snapshot import inventory_snapshot, newest_observations, watcher_states
+from archviz.snapshot import inventory_snapshot, live_snapshot, watcher_states
 
 # The map asks for a fresh state at most this often while things change (inventory, clients, registry contents).
 REFRESH_AFTER = 0.25
@@ -27,8 +27,8 @@ MAX_QUERY_FIELDS = 8
 
 @database_sync_to_async
 def _snapshot() -> str:
-    observations, seq = newest_observations(settings.ARCHVIZ_SNAPSHOT_SIZE)
-    return snapshot_frame(observations, watcher_states(), seq, sequence(observations).to_wire())
+    observations, seq, diagram = live_snapshot(settings.ARCHVIZ_SNAPSHOT_SIZE)
+    return snapshot_frame(observations, watcher_states(), seq, diagram)
 
 
 @database_sync_to_async
@@ -41,6 +41,8 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
 
     # Not channels' own `groups`: that joins before `connect` decides whether the socket may be accepted at all.
     group_names: tuple[str, ...] = ()
+    socket_name = ""  # for the metrics: live, inventory, map
+    _counted = False
 
     async def snapshot(self) -> str:
         raise NotImplementedError
@@ -60,9 +62,14 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
         for group in self.group_names:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        WEBSOCKET_CLIENTS.labels(self.socket_name).inc()
+        self._counted = True
         await self.send(text_data=await self.snapshot())
 
     async def disconnect(self, code: int) -> None:
+        if self._counted:
+            WEBSOCKET_CLIENTS.labels(self.socket_name).dec()
+            self._counted = False
         for group in self.group_names:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -72,25 +79,28 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
         except FrameError as error:
             await self.send(text_data=error_frame(str(error)))
             return
+        RESYNCS.labels(self.socket_name).inc()
         await self.send(text_data=await self.snapshot())
 
 
 class LiveConsumer(SnapshotConsumer):
-    """/ws/live/: the newest observations and their diagram, then every published observation."""
+    """/ws/live/: the newest published observations and their diagram, then every publication, numbered."""
 
     group_names = (LIVE_GROUP,)
+    socket_name = "live"
 
     async def snapshot(self) -> str:
         return await _snapshot()
 
     async def observations_added(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=observations_frame(message["observations"], message["sequence"]))
+        await self.send(text_data=observations_frame(message["seq"], message["observations"], message["sequence"]))
 
 
 class InventoryConsumer(SnapshotConsumer):
     """/ws/inventory/: every host's inventory, then each stored change set with the host's new revision."""
 
     group_names = (INVENTORY_GROUP,)
+    socket_name = "inventory"
 
     async def snapshot(self) -> str:
         return await _inventory_snapshot()
@@ -125,6 +135,7 @@ class MapConsumer(SnapshotConsumer):
     every REFRESH_AFTER seconds."""
 
     group_names = (LIVE_GROUP, INVENTORY_GROUP)
+    socket_name = "map"
     only: str | None = None
     _pending: asyncio.Task[None] | None = None
 

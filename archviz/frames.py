@@ -1,11 +1,13 @@
 """Websocket frames of /ws/live/: what the server sends, and the checking of what a browser sends.
 
-Server -> browser (JSON text frames; `seq` is the store id of the newest observation the frame
-accounts for, so the browser can tell when a delta went missing and ask for a fresh snapshot):
+Server -> browser (JSON text frames; `seq` numbers the publications (archviz.publisher) densely: a snapshot
+holds everything up to its `seq`, and a delta whose `seq` is not one more than the last one the browser applied
+means a frame went missing (a channel layer drops frames for a full consumer), so the browser asks for a fresh
+snapshot):
   {"type": "snapshot", "seq": N, "observations": [...], "watchers": [...], "sequence": {...}}
   {"type": "observations", "seq": N, "observations": [...], "sequence": {...}}
-`sequence` holds {"participants", "messages", "interactions"}: the whole diagram of the snapshot's
-observations, or what a delta's observations add to it (see archviz.sequence).
+`sequence` holds {"participants", "messages", "interactions"}: the diagram the snapshot's observations were
+published with, or what one publication adds to it (see archviz.sequence).
   {"type": "error", "error": "what was wrong with the frame the browser sent"}
 Browser -> server:
   {"type": "resync"}   send me a fresh snapshot
@@ -52,9 +54,8 @@ def snapshot_frame(observations: list[dict[str, Any]], watchers: list[dict[str, 
                        "sequence": sequence})
 
 
-def observations_frame(observations: list[dict[str, Any]], sequence: dict[str, Any]) -> str:
-    return json.dumps({"type": "observations", "seq": observations[-1]["id"], "observations": observations,
-                       "sequence": sequence})
+def observations_frame(seq: int, observations: list[dict[str, Any]], sequence: dict[str, Any]) -> str:
+    return json.dumps({"type": "observations", "seq": seq, "observations": observations, "sequence": sequence})
 
 
 def error_frame(message: str) -> str:

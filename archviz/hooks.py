@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from archviz.audit.ingest import Outcome, ingest, record_refusal
-from archviz.publish import one_wakeup
+from archviz.broadcast import one_wakeup
 from archviz.sources import harbor
 from archviz.sources.registry import MAX_BODY, MAX_EVENTS, Delivery, DeliveryError, read_delivery
 

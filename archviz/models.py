@@ -37,7 +37,8 @@ class ObservationFields(models.Model):
 
 
 class StoredObservation(ObservationFields):
-    """An Observation as kept in the store: append-only, ordered by id (dense, in commit order)."""
+    """An Observation as kept in the store: append-only, ordered by id, and ids commit in order (archviz.publish
+    sees to it on PostgreSQL too)."""
 
     key = models.CharField(max_length=64, unique=True, null=True, editable=False)
 
@@ -72,6 +73,26 @@ class StoredObservation(ObservationFields):
 
     def to_wire(self) -> dict[str, Any]:
         return self.wire(self.pk)
+
+
+class Publication(models.Model):
+    """One numbered frame of the live diagram: what the one publisher (archviz.publisher) made of a run of stored
+    observations. Every web process forwards the same publications, and a snapshot is the merge of the newest
+    ones, so a browser that (re)connects is shown exactly what the others were sent. Numbers are dense: a browser
+    that sees one skipped knows a frame was dropped and asks for a snapshot."""
+
+    seq = models.BigIntegerField(primary_key=True)
+    first_observation = models.BigIntegerField(help_text="The id of the first observation it accounts for")
+    last_observation = models.BigIntegerField(unique=True, help_text="The id of the last one")
+    sequence = models.JSONField(help_text="The Messages, new participants and touched interactions, as sent")
+    traffic = models.JSONField(help_text="What each Message lights on the architecture map, as sent")
+    published_ns = models.BigIntegerField(help_text="When it was made, in ns since the epoch")
+
+    class Meta:
+        db_table = "archviz_publication"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} (observations {self.first_observation}–{self.last_observation})"
 
 
 class AuditEvent(models.Model):

@@ -1,44 +1,33 @@
 """The one way anything reaches a browser: store it, then broadcast it once the transaction commits.
 
-`publish` (observations), `publish_inventory` (inventory changes) and `publish_pull` (a pull's progress,
-with `publish_pull_from_loop` for code on the event loop) are the only ways in, and they are the only callers
-of `group_send` in archviz. Keep it that way: a browser that reconnects resyncs from the store, which is only
-sound if nothing is ever shown that was not stored first (a pull's progress is the one transient exception).
+`publish` (observations), `publish_inventory` (inventory changes) and `publish_pull` (a pull's progress, with
+`publish_pull_from_loop` for code on the event loop) are the only ways in. Observations are not broadcast by the
+process that stores them but by the one publisher (archviz.publisher), which folds the store in order into
+numbered publications; a process that leads publishes what it stored at once, after the commit.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import os
-import threading
-import weakref
-from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from asgiref.sync import AsyncToSync, SyncToAsync
-from channels.layers import BaseChannelLayer, get_channel_layer
 from django.db import connection, transaction
 
 from archviz import sql
-from archviz.architecture.traffic import traffic
+from archviz.broadcast import INVENTORY_GROUP, send, send_from_loop
 from archviz.inventory import Change
-from archviz.live_sequence import roles, sequence_delta
+from archviz.leadership import STORED_CHANNEL, STORING_LOCK, on_postgresql
+from archviz.metrics import OBSERVATIONS_INGESTED
 from archviz.models import InventoryItem, InventoryState, StoredObservation
 from archviz.observation import Observation
+from archviz.publisher import PUBLISHER
 
-log = logging.getLogger(__name__)
-LIVE_GROUP = "live"
-INVENTORY_GROUP = "inventory"
 STORED_COLUMNS = ("time_ns", "source", "host", "kind", "subject", "attributes", "correlation", "key")
 
 
 def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
-    """Store the observations not already stored (by key), then broadcast those after commit."""
+    """Store the observations not already stored (by key); after the commit they are published in store order."""
     rows: dict[str | None, StoredObservation] = {}
     unkeyed: list[StoredObservation] = []
     for observation in observations:
@@ -49,18 +38,32 @@ def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
             rows.setdefault(row.key, row)
     # Inside a caller's transaction (the registry webhook stores its audit rows in the same one) a savepoint
     # would only cost two statements: a failure here fails the caller's transaction as a whole anyway.
-    # Keys are looked up before inserting (not skipped on conflict): PostgreSQL would spend a sequence number
-    # on each skipped row, and the browser takes a gap in the ids for a lost message.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        for key in sql.existing(cursor, StoredObservation, "key", list(rows)):
-            del rows[key]
-        fresh = sorted([*rows.values(), *unkeyed], key=lambda row: row.time_ns)
-        for row in fresh:
-            row.pk = sql.insert(cursor, StoredObservation, STORED_COLUMNS,
-                                [getattr(row, name) for name in STORED_COLUMNS])
+    with transaction.atomic(savepoint=False):
+        if on_postgresql():
+            # Ids are assigned under this lock and committed before it is released, so they commit in order:
+            # the publisher, reading past the newest id it published, can never miss one committed later.
+            # The NOTIFY wakes the publisher wherever it runs, at the commit.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')", [STORING_LOCK, STORED_CHANNEL])
+        # Keys are looked up before inserting (not skipped on conflict): PostgreSQL would spend a sequence number
+        # on each skipped row. Single-row INSERTs built once (archviz.sql) cost a fraction of the ORM's.
+        with connection.cursor() as cursor:
+            for key in sql.existing(cursor, StoredObservation, "key", list(rows)):
+                del rows[key]
+            fresh = sorted([*rows.values(), *unkeyed], key=lambda row: row.time_ns)
+            for row in fresh:
+                row.pk = sql.insert(cursor, StoredObservation, STORED_COLUMNS,
+                                    [getattr(row, name) for name in STORED_COLUMNS])
         if fresh:
-            transaction.on_commit(partial(_broadcast, fresh))
+            transaction.on_commit(partial(_count, [row.source for row in fresh]))
+            # robust: a failure to publish is logged and retried by the publisher's loop; the observations are stored.
+            transaction.on_commit(PUBLISHER.tail, robust=True)
     return fresh
+
+
+def _count(sources: list[str]) -> None:
+    for source in sources:
+        OBSERVATIONS_INGESTED.labels(source).inc()
 
 
 def publish_inventory(host: str, change_list: Sequence[Change], *, reload: bool = False) -> int:
@@ -82,7 +85,7 @@ def publish_inventory(host: str, change_list: Sequence[Change], *, reload: bool 
         state.save(update_fields=["revision"])
         message = {"type": "inventory.changed", "host": host, "revision": state.revision, "reload": reload,
                    "changes": [c.to_wire() for c in change_list]}
-        transaction.on_commit(partial(_send, INVENTORY_GROUP, message))
+        transaction.on_commit(partial(send, INVENTORY_GROUP, message))
     return state.revision
 
 
@@ -90,114 +93,9 @@ def publish_pull(pull: dict[str, Any]) -> None:
     """Broadcast the progress of a pull started from the dashboard. Progress is transient and not stored:
     what is stored is the pull's start and end (Observations, via `publish`); a viewer that connects gets
     the running pulls in its inventory snapshot."""
-    _send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
+    send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
 
 
 async def publish_pull_from_loop(pull: dict[str, Any]) -> None:
     """`publish_pull` for code running on the event loop itself (the API tap)."""
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})
-
-
-def _broadcast(rows: list[StoredObservation]) -> None:
-    observations = [row.to_wire() for row in rows]
-    delta = sequence_delta(observations)
-    _send(LIVE_GROUP, {
-        "type": "observations.added",
-        "observations": observations,
-        "sequence": delta.to_wire(),
-        # The same Messages as the architecture map reads them: the edge (or box) each one lights.
-        "traffic": traffic(delta.messages, roles()),
-    })
-
-
-def _send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    loop = _calling_event_loop()
-    if loop is None:
-        # No running loop handed us this work (a script, a test, or a loop that has just stopped): send from a
-        # loop of our own. asgiref would hop to the stopped loop it remembers, and wait forever.
-        AsyncToSync(layer.group_send, force_new_loop=True)(group, message)
-    else:
-        _send_in_order(loop, layer, group, message)
-
-
-def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop that handed this thread its work (asgiref records it for sync_to_async), if it runs."""
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
-        return None
-    return loop if loop is not None and loop.is_running() else None
-
-
-@dataclass
-class _Outbox:
-    """What an event loop has yet to send, in the order it was handed over, and whether a task is sending it."""
-
-    messages: deque[tuple[BaseChannelLayer, str, dict[str, Any]]] = field(default_factory=deque)
-    sending: bool = False
-
-
-_order = threading.Lock()
-_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()
-_senders: set[asyncio.Task[None]] = set()  # the loop holds tasks only weakly
-
-
-def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, group: str,
-                   message: dict[str, Any]) -> None:
-    """Hand the send to the event loop without waiting for it (the committing request need not wait for the
-    browsers). The loop sends one message at a time, in the order they were handed over, so that frames keep
-    the order of the commits; a burst of commits is sent by one task, started by one wake-up of the loop."""
-    with _order:
-        outbox = _outboxes.setdefault(loop, _Outbox())
-        outbox.messages.append((layer, group, message))
-        if outbox.sending:
-            return
-        outbox.sending = True
-    held = getattr(_wakeups, "held", None)
-    if held is not None:
-        held.append((loop, outbox))
-    else:
-        loop.call_soon_threadsafe(_start_sending, loop, outbox)
-
-
-_wakeups = threading.local()
-
-
-@contextlib.contextmanager
-def one_wakeup() -> Iterator[None]:
-    """Broadcasts committed in this block wake the event loop once, when the block ends, instead of at each
-    commit. For work whose return wakes the loop anyway (a sync_to_async call, as the registry webhook's store):
-    woken at the commit, the loop would only wait for the GIL while this thread finishes."""
-    if getattr(_wakeups, "held", None) is not None:
-        yield  # an outer block wakes the loop
-        return
-    _wakeups.held = []
-    try:
-        yield
-    finally:
-        held, _wakeups.held = _wakeups.held, None
-        for loop, outbox in held:
-            loop.call_soon_threadsafe(_start_sending, loop, outbox)
-
-
-def _start_sending(loop: asyncio.AbstractEventLoop, outbox: _Outbox) -> None:
-    task = loop.create_task(_send_all(outbox))
-    _senders.add(task)
-    task.add_done_callback(_senders.discard)
-
-
-async def _send_all(outbox: _Outbox) -> None:
-    while True:
-        with _order:
-            if not outbox.messages:
-                outbox.sending = False
-                return
-            layer, group, message = outbox.messages.popleft()
-        try:
-            await layer.group_send(group, message)
-        except Exception:  # one failed send must not hold back the ones after it
-            log.exception("could not send a message to the %r group", group)
+    await send_from_loop(INVENTORY_GROUP, {"type": "pull.progress", "pull": pull})

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from archviz import actions
+from archviz import actions, readiness
 from archviz.architecture.gather import host_from_query, map_state
 from archviz.audit.query import (
     ALL_ACTIONS,
@@ -35,13 +36,16 @@ from archviz.audit.reports import REPORTS, as_csv
 from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
 from archviz.hooks import HARBOR_HOOK_PATH, HOOK_PATH, REFUSALS
+from archviz.metrics import LEADING, UNPUBLISHED
 from archviz.models import AuditEvent, StoredObservation, UnknownEvent
+from archviz.publisher import PUBLISHER, unpublished
 from archviz.query import QueryError, parameters, time_range
 from archviz.reference import BadReference, parse_reference
 from archviz.sequence import ROLES, sequence
 from archviz.sequence.mermaid import to_mermaid
 from archviz.snapshot import inventory_snapshot
 from archviz.sources.registry import SOURCES, TARGET_KINDS
+from archviz.tap.listen import PLAIN_TCP_RISK
 from archviz.watcher import docker_host
 
 # A Mermaid export folds at most this many observations (the text is cut at 50,000 characters anyway).
@@ -59,6 +63,7 @@ def live(request: HttpRequest) -> HttpResponse:
         "docker_host": docker_host(),
         "lab_registry": _lab_registry(),
         "roles": ROLES,
+        "tap_warning": _tap_warning(),
     })
 
 
@@ -84,9 +89,39 @@ def present(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _tap_warning() -> str:
+    """What the page says while `serve` runs the tap on plain TCP (ARCHVIZ_TAP_INSECURE_LOOPBACK)."""
+    address = settings.ARCHVIZ_TAP_SOCKET
+    if not (address.startswith("tcp://") and settings.ARCHVIZ_TAP_INSECURE_LOOPBACK) or settings.ARCHVIZ_TAP_TLS_CA:
+        return ""
+    return f"It listens on {address} without TLS: {PLAIN_TCP_RISK}"
+
+
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
+    """Liveness (/healthz, and /api/health as before): the process answers."""
     return JsonResponse({"ok": True})
+
+
+@require_GET
+async def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 when the database, the channel layer and every watched daemon answer; otherwise 503 naming
+    what is not ready and why."""
+    checks = [await sync_to_async(readiness.database)(), await readiness.channel_layer()]
+    if checks[0].ok:
+        checks += await sync_to_async(readiness.daemons)()
+    failing = [check.name for check in checks if not check.ok]
+    return JsonResponse({"ready": not failing, "not_ready": failing,
+                         "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks}},
+                        status=503 if failing else 200)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format: what this process counted (archviz.metrics), and how far publishing lags."""
+    UNPUBLISHED.set(unpublished())
+    LEADING.set(1 if PUBLISHER.leadership.holding() else 0)
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 @require_GET

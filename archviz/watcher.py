@@ -25,6 +25,7 @@ from typing import Any
 import docker
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.conf import settings
 from docker.errors import DockerException
 
 from archviz import kinds
@@ -49,6 +50,11 @@ STOP = "stop"
 def docker_host() -> str:
     """The address the docker CLI and SDK would use, by the usual DOCKER_HOST rule."""
     return os.environ.get("DOCKER_HOST", "").strip() or DEFAULT_DOCKER_HOST
+
+
+def watched_hosts() -> list[str]:
+    """Every daemon to watch: ARCHVIZ_DOCKER_HOSTS, or else the one DOCKER_HOST names."""
+    return list(dict.fromkeys(settings.ARCHVIZ_DOCKER_HOSTS)) or [docker_host()]
 
 
 @dataclass(frozen=True)
@@ -209,10 +215,13 @@ class DaemonWatcher:
         while True:
             jobs = await self._settled_jobs()
             stopping = STOP in jobs
-            if not await handle(jobs[:jobs.index(STOP)] if stopping else jobs):
-                # Lost track (the daemon went away or answered nonsense): start again from a full load.
-                await asyncio.sleep(self.backoff.longest)
-                self._inbox.put_nowait(RELOAD)
+            if not await handle(jobs[:jobs.index(STOP)] if stopping else jobs) and not stopping:
+                # Lost track (the daemon or the store went away, or the daemon answered nonsense): start again from
+                # a full load, unless the watcher is stopping meanwhile.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.backoff.longest)
+                if not self._stopping.is_set():
+                    self._inbox.put_nowait(RELOAD)
             if stopping:
                 return
 

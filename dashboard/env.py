@@ -109,6 +109,25 @@ def database_from_url(url: str) -> dict[str, object]:
     )
 
 
+# channels_redis blocks up to this long (its `brpop_timeout`) in each receive. redis-py 8 reads with a 5 s socket
+# timeout by default, which cuts that blocking pop off: every idle websocket was closed with 1011 after ~5 s
+# ("Timeout reading from …", channels_redis issue #422). A read must be allowed to outlast the pop.
+REDIS_BLOCKING_POP = 5
+REDIS_SOCKET_TIMEOUT = REDIS_BLOCKING_POP + 10
+REDIS_CONNECT_TIMEOUT = 5
+
+
+def channel_layer(redis_url: str) -> dict[str, object]:
+    """The CHANNEL_LAYERS entry: channels_redis at REDIS_URL, or the in-memory layer when there is none."""
+    if not redis_url:
+        return {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    if urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(f"REDIS_URL={redis_url!r} is not a Redis URL: use redis://host:6379/0.")
+    host = {"address": redis_url, "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}
+    return {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}
+
+
 def sqlite_database(path: Path) -> dict[str, object]:
     # WAL with synchronous=NORMAL: readers never block the watcher's writes, and a commit needs no
     # fsync. Connections are kept (CONN_MAX_AGE None): opening one per batch cost milliseconds of

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 from dashboard.env import (
+    channel_layer,
     database_from_url,
     env_bool,
     env_choice,
@@ -42,12 +43,16 @@ ALLOWED_HOSTS = env_list("ARCHVIZ_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env_list("ARCHVIZ_CSRF_TRUSTED_ORIGINS", [])
 
 # When set (unix:///path, or tcp://HOST:PORT), `serve` also runs the API tap there, in front of DOCKER_HOST's
-# socket. TCP off loopback needs the three TLS files: the tap's certificate and key, and the CA that signed the
-# certificates of the clients it accepts.
+# socket. TCP needs the three TLS files (the tap's certificate and key, and the CA that signed the certificates of
+# the clients it accepts), or, on loopback only, ARCHVIZ_TAP_INSECURE_LOOPBACK.
 ARCHVIZ_TAP_SOCKET = env_str("ARCHVIZ_TAP_SOCKET", "")
 ARCHVIZ_TAP_TLS_CA = env_str("ARCHVIZ_TAP_TLS_CA", "")
 ARCHVIZ_TAP_TLS_CERT = env_str("ARCHVIZ_TAP_TLS_CERT", "")
 ARCHVIZ_TAP_TLS_KEY = env_str("ARCHVIZ_TAP_TLS_KEY", "")
+# Plain TCP (no TLS) on loopback for the tap: every local user who can reach the port drives the daemon (is root).
+ARCHVIZ_TAP_INSECURE_LOOPBACK = env_bool("ARCHVIZ_TAP_INSECURE_LOOPBACK", False)
+# Every daemon to watch (comma-separated DOCKER_HOST-style addresses); unset: the one DOCKER_HOST names.
+ARCHVIZ_DOCKER_HOSTS = env_list("ARCHVIZ_DOCKER_HOSTS", [])
 # Actions that change the daemon (pulling an image) are offered to logged-in staff users only when this is on.
 ARCHVIZ_ALLOW_ACTIONS = env_bool("ARCHVIZ_ALLOW_ACTIONS", False)
 # Every page and websocket needs a Django login. `serve` forces this on when it binds off loopback.
@@ -120,14 +125,7 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-_redis_url = env_str("REDIS_URL", "")
-CHANNEL_LAYERS = {
-    "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_redis_url]}}
-        if _redis_url
-        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
-    )
-}
+CHANNEL_LAYERS = {"default": channel_layer(env_str("REDIS_URL", ""))}
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -9,6 +9,9 @@ from archviz.classroom import views as classroom_views
 urlpatterns = [
     path("", views.live, name="live"),
     path("api/health", views.health, name="health"),
+    path("healthz", views.health, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     path("inventory/", views.inventory, name="inventory"),
     path("api/inventory/", views.inventory_api, name="inventory-api"),
     path("map/", views.architecture_map, name="map"),

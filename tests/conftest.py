@@ -3,7 +3,8 @@
 - a newcomer, who runs the dashboard against whatever DOCKER_HOST says, possibly nothing;
 - a viewer, an anonymous browser on the live page;
 - the lab: a real dockerd and two registries (one open to all, one that asks for a login), started once
-  per test session on a private socket and free loopback ports, and stopped (leaving nothing running) at the end.
+  per test session on a private socket and free loopback ports, and stopped (leaving nothing running) at the end;
+- an operator scaling out: a private PostgreSQL cluster and redis-server, likewise started once per session.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,10 +31,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archviz import live_sequence
 from archviz.classroom import answers
 from archviz.lab import Lab
+from archviz.publisher import PUBLISHER
 from archviz.tap.proxy import Tap
+from tests.scaleout_helpers import Postgres, Redis, postgres_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,12 +47,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_live_sequence() -> Iterator[None]:
-    # Each test starts from an empty store, whose ids start again: nothing folded or answered before may carry over.
-    live_sequence.reset()
+def _fresh_publisher() -> Iterator[None]:
+    # Each test starts from an empty store, whose ids start again: nothing published or answered before may carry
+    # over.
+    PUBLISHER.reset()
     answers.forget()
     yield
-    live_sequence.reset()
+    PUBLISHER.reset()
     answers.forget()
 
 
@@ -107,6 +111,40 @@ def lab(sink: NotificationSink, webhook_port: int) -> Iterator[Lab]:
         yield the_lab
     finally:
         the_lab.down(say=lambda line: None)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL cluster (Debian's postgresql): each test takes a fresh database of it."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed: ./scripts/test installs Debian's postgresql")
+    cluster = Postgres(bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    """A private redis-server (Debian's redis-server), emptied before each test that uses it (see `redis`)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed: ./scripts/test installs Debian's redis-server")
+    the_server = Redis(server)
+    try:
+        the_server.start()
+        yield the_server
+    finally:
+        the_server.remove()
+
+
+@pytest.fixture
+def redis(redis_server: Redis) -> Redis:
+    redis_server.flush()
+    return redis_server
 
 
 @pytest_asyncio.fixture
@@ -187,6 +225,35 @@ def served_with_tap(lab: Lab, port: int, data_dir: Path) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=15)
         listen.unlink(missing_ok=True)
+
+
+class Deployment:
+    """archviz scaled out as an operator runs it: `serve --no-watch` web processes on the given ports and other
+    commands (`watch`, `tap …`), all on one database and one Redis, stopped with SIGTERM at the end."""
+
+    def __init__(self, env: dict[str, str], ports: list[int], commands: list[list[str]]) -> None:
+        self.env = env
+        self.ports = ports
+        self.commands = commands
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
+        for command in self.commands:
+            self.processes.append(subprocess.Popen([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env,
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.processes += [start_serve(port, self.env, "--no-watch") for port in self.ports]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def dashboard_env(data_dir: Path, docker_host: str) -> dict[str, str]:

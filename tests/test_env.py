@@ -3,9 +3,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from channels_redis.core import RedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import database_from_url, env_bool, env_choice, env_int, env_list, env_secret
+from dashboard.env import (
+    REDIS_BLOCKING_POP,
+    channel_layer,
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+)
 
 
 def test_unset_variables_give_the_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,3 +78,18 @@ def test_a_postgres_url_becomes_a_database_entry() -> None:
 def test_broken_database_urls_say_what_to_write(url: str, message: str) -> None:
     with pytest.raises(ImproperlyConfigured, match=message):
         database_from_url(url)
+
+
+def test_without_redis_the_channel_layer_is_in_memory() -> None:
+    assert channel_layer("") == {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+
+
+def test_a_redis_read_may_outlast_channels_redis_blocking_receive() -> None:
+    (host,) = channel_layer("redis://127.0.0.1:6379/0")["CONFIG"]["hosts"]
+    assert host["address"] == "redis://127.0.0.1:6379/0"
+    assert host["socket_timeout"] > REDIS_BLOCKING_POP == RedisChannelLayer.brpop_timeout
+
+
+def test_a_redis_url_that_is_not_one_says_what_to_write() -> None:
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL='localhost:6379' is not a Redis URL: use redis://"):
+        channel_layer("localhost:6379")

@@ -41,6 +41,6 @@ def test_the_size_limit_is_about_what_a_resync_needs() -> None:
     assert MAX_CLIENT_FRAME < 10_000
 
 
-def test_a_delta_frame_carries_the_newest_id_as_its_sequence_number() -> None:
-    frame = json.loads(observations_frame([{"id": 7}, {"id": 8}], {}))
-    assert (frame["type"], frame["seq"]) == ("observations", 8)
+def test_a_delta_frame_carries_its_publication_number() -> None:
+    frame = json.loads(observations_frame(3, [{"id": 7}, {"id": 8}], {}))
+    assert (frame["type"], frame["seq"]) == ("observations", 3)

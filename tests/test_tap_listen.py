@@ -1,8 +1,8 @@
 """Where the API tap listens: the addresses it accepts and refuses, and the real docker CLI through TCP and TLS.
 
 The people here: a client with a certificate from the tap's CA; a stranger with none; an impostor with a
-certificate from another CA; a client that forgot TLS. Every listener binds 127.0.0.1 (TLS is required only off
-loopback, but nothing in these tests binds anything else).
+certificate from another CA; a client that forgot TLS; and any local user, who could drive the daemon through a
+plain TCP port on loopback, which is why that needs an explicit opt-in. Every listener binds 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from django.test import Client, override_settings
 
 from archviz.lab import Lab
 from archviz.management.commands.tap import OPTIONS
@@ -29,6 +30,12 @@ from tests.lab_helpers import eventually
 from tests.test_tap import calls, docker
 
 TLS_OPTIONS = "give --tlscacert, --tlscert and --tlskey"
+LOOPBACK = [
+    ("tcp://127.0.0.1:2375", "127.0.0.1", 2375),
+    ("tcp://127.8.9.1:1", "127.8.9.1", 1),
+    ("tcp://[::1]:65535", "::1", 65535),
+    ("tcp://localhost:2375", "localhost", 2375),
+]
 
 
 @dataclass(frozen=True)
@@ -94,16 +101,27 @@ def test_a_unix_address_is_the_path_of_the_socket() -> None:
     assert listen_at("unix:///run/archviz.sock", None, None, None, OPTIONS) == Path("/run/archviz.sock")
 
 
-@pytest.mark.parametrize(("address", "host", "port"), [
-    ("tcp://127.0.0.1:2375", "127.0.0.1", 2375),
-    ("tcp://127.8.9.1:1", "127.8.9.1", 1),
-    ("tcp://[::1]:65535", "::1", 65535),
-    ("tcp://localhost:2375", "localhost", 2375),
-])
-def test_tcp_on_loopback_needs_no_tls(address: str, host: str, port: int) -> None:
-    listen = listen_at(address, None, None, None, OPTIONS)
+@pytest.mark.parametrize(("address", "host", "port"), LOOPBACK)
+def test_plain_tcp_on_loopback_is_refused_naming_a_unix_socket_tls_and_the_opt_in(address: str, host: str,
+                                                                                  port: int) -> None:
+    with pytest.raises(ValueError, match="is plain TCP: any local user who can reach the port would drive the "
+                                         "daemon, which is root") as refused:
+        listen_at(address, None, None, None, OPTIONS)
+    assert "Listen on a unix socket (unix:///PATH" in str(refused.value)
+    assert TLS_OPTIONS in str(refused.value)
+    assert str(refused.value).endswith("or, knowing that, set --insecure-loopback")
+
+
+@pytest.mark.parametrize(("address", "host", "port"), LOOPBACK)
+def test_plain_tcp_on_loopback_is_taken_when_asked_for_in_so_many_words(address: str, host: str, port: int) -> None:
+    listen = listen_at(address, None, None, None, OPTIONS, insecure_loopback=True)
     assert listen == TcpAddress(host, port)
     assert isinstance(listen, TcpAddress) and listen.url == address
+
+
+def test_the_opt_in_never_opens_plain_tcp_off_loopback() -> None:
+    with pytest.raises(ValueError, match="off loopback"):
+        listen_at("tcp://0.0.0.0:2375", None, None, None, OPTIONS, insecure_loopback=True)
 
 
 @pytest.mark.parametrize("address", ["tcp://10.1.2.3:2375", "tcp://0.0.0.0:2375", "tcp://[::]:2375",
@@ -189,12 +207,52 @@ def test_the_tap_command_refuses_tcp_off_loopback_without_tls(tmp_path: Path) ->
     assert TLS_OPTIONS in result.stderr
 
 
-def test_serve_refuses_a_tap_off_loopback_without_tls_naming_the_settings(tmp_path: Path) -> None:
-    env = dashboard_env(tmp_path, "unix:///nonexistent.sock") | {"ARCHVIZ_TAP_SOCKET": "tcp://10.1.2.3:2375"}
+def test_the_tap_command_refuses_plain_tcp_on_loopback_naming_the_opt_in(tmp_path: Path) -> None:
+    address = f"tcp://127.0.0.1:{free_port()}"
+    result = subprocess.run([sys.executable, "manage.py", "tap", "--listen", address], cwd=ROOT,
+                            env=dashboard_env(tmp_path, "unix:///nonexistent.sock"), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0
+    assert f"CommandError: --listen '{address}' is plain TCP" in result.stderr
+    assert "--insecure-loopback" in result.stderr
+
+
+def test_the_tap_command_opted_in_to_plain_tcp_warns_at_start(tmp_path: Path) -> None:
+    daemon = tmp_path / "d.sock"  # only its existence is checked before the tap starts
+    with socket.socket(socket.AF_UNIX) as placeholder:
+        placeholder.bind(str(daemon))
+        port = free_port()
+        tap = subprocess.Popen([sys.executable, "manage.py", "tap", "--listen", f"tcp://127.0.0.1:{port}",
+                                "--insecure-loopback", "--upstream", f"unix://{daemon}"], cwd=ROOT,
+                               env=dashboard_env(tmp_path, "unix:///nonexistent.sock"), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            listening(port)
+        finally:
+            tap.terminate()
+            _, stderr = tap.communicate(timeout=30)
+    assert (f"WARNING: the API tap listens on tcp://127.0.0.1:{port} without TLS: any local user who can reach that "
+            "port drives the Docker daemon, which is root") in stderr
+
+
+@pytest.mark.django_db
+def test_the_live_page_warns_while_serve_runs_the_tap_on_plain_tcp() -> None:
+    with override_settings(ARCHVIZ_TAP_SOCKET="tcp://127.0.0.1:2375", ARCHVIZ_TAP_INSECURE_LOOPBACK=True):
+        page = Client().get("/").content.decode()
+    assert "It listens on tcp://127.0.0.1:2375 without TLS: any local user who can reach that port drives" in page
+    assert 'id="tap-warning"' not in Client().get("/").content.decode()
+
+
+@pytest.mark.parametrize(("address", "message"), [
+    ("tcp://10.1.2.3:2375", "give ARCHVIZ_TAP_TLS_CA, ARCHVIZ_TAP_TLS_CERT and ARCHVIZ_TAP_TLS_KEY"),
+    ("tcp://127.0.0.1:2375", "or, knowing that, set ARCHVIZ_TAP_INSECURE_LOOPBACK=1"),
+], ids=["off-loopback", "plain-on-loopback"])
+def test_serve_refuses_a_tap_on_plain_tcp_naming_the_settings(tmp_path: Path, address: str, message: str) -> None:
+    env = dashboard_env(tmp_path, "unix:///nonexistent.sock") | {"ARCHVIZ_TAP_SOCKET": address}
     result = subprocess.run([sys.executable, "manage.py", "serve", "--port", str(free_port()), "--no-watch"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
-    assert "give ARCHVIZ_TAP_TLS_CA, ARCHVIZ_TAP_TLS_CERT and ARCHVIZ_TAP_TLS_KEY" in result.stderr
+    assert message in result.stderr
 
 
 # The docker CLI through TCP and TLS
@@ -202,7 +260,8 @@ def test_serve_refuses_a_tap_off_loopback_without_tls_naming_the_settings(tmp_pa
 
 @pytest_asyncio.fixture
 async def tcp_tap(lab: Lab) -> AsyncIterator[Tap]:
-    the_tap = Tap(listen_at(f"tcp://127.0.0.1:{free_port()}", None, None, None, OPTIONS), lab.socket)
+    the_tap = Tap(listen_at(f"tcp://127.0.0.1:{free_port()}", None, None, None, OPTIONS, insecure_loopback=True),
+                  lab.socket)
     server = await the_tap.start()
     yield the_tap
     await the_tap.stop(server)

@@ -1,9 +1,12 @@
-"""Where the API tap listens: a unix socket, or TCP on loopback, or TCP anywhere with TLS and client certificates.
+"""Where the API tap listens: a unix socket, or TCP with TLS and client certificates; plain TCP only on loopback
+and only when asked for in so many words.
 
 1. Read the address: `unix:///PATH` or `tcp://HOST:PORT` (an IPv6 host in brackets, as in `tcp://[::1]:2375`).
 2. Take the three TLS files (CA, certificate, key, as dockerd's --tlscacert/--tlscert/--tlskey) all together or
    not at all, and only for TCP: a unix socket is guarded by its owner and mode instead.
-3. Refuse TCP off loopback without them: whoever reaches the port could drive the daemon.
+3. Refuse TCP without them: whoever reaches the port drives the daemon, which is root. On loopback that is every
+   local user, so plain TCP there needs the explicit opt-in (`--insecure-loopback`, ARCHVIZ_TAP_INSECURE_LOOPBACK),
+   and whoever starts the tap says so, loudly (`plain_tcp_warning`); off loopback nothing makes it acceptable.
 4. Load them into a server context that refuses, at the handshake, every client whose certificate that CA did
    not sign; the TLS itself is archviz.tap.tls's, which keeps the half-closes that docker attach relies on.
 Every refusal is a ValueError whose message names the option (or setting) to change, in the caller's words.
@@ -28,12 +31,23 @@ HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A
 
 @dataclass(frozen=True)
 class Names:
-    """What the person configuring the tap calls the address and the three TLS files (for error messages)."""
+    """What the person configuring the tap calls the address, the three TLS files and the opt-in to plain TCP on
+    loopback (for error messages)."""
 
     address: str
     ca: str
     cert: str
     key: str
+    insecure: str
+
+
+PLAIN_TCP_RISK = ("any local user who can reach that port drives the Docker daemon, which is root. Listen on a unix "
+                  "socket (unix:///PATH) or with TLS instead.")
+
+
+def plain_tcp_warning(listen: TcpAddress) -> str:
+    """What the tap says, loudly, whenever it listens on plain TCP."""
+    return f"WARNING: the API tap listens on {listen.url} without TLS: {PLAIN_TCP_RISK}"
 
 
 @dataclass(frozen=True)
@@ -65,8 +79,10 @@ def url(listen: Listen) -> str:
     return f"unix://{listen}" if isinstance(listen, Path) else listen.url
 
 
-def listen_at(address: str, ca: str | None, cert: str | None, key: str | None, names: Names) -> Listen:
-    """Where to listen, from an address and the TLS files (None or empty when not given); ValueError if not."""
+def listen_at(address: str, ca: str | None, cert: str | None, key: str | None, names: Names, *,
+              insecure_loopback: bool = False) -> Listen:
+    """Where to listen, from an address, the TLS files (None or empty when not given) and the opt-in to plain TCP
+    on loopback; ValueError if not."""
     files = (ca, cert, key)
     if any(files) and not all(files):
         given = {names.ca: ca, names.cert: cert, names.key: key}
@@ -84,7 +100,12 @@ def listen_at(address: str, ca: str | None, cert: str | None, key: str | None, n
         if not is_loopback(host):
             raise ValueError(f"{names.address} {address!r} is off loopback, where anyone who reaches the port "
                              f"could drive the daemon: give {names.ca}, {names.cert} and {names.key} (TLS with "
-                             "client certificates), or listen on 127.0.0.1")
+                             "client certificates), or listen on a unix socket")
+        if not insecure_loopback:
+            raise ValueError(f"{names.address} {address!r} is plain TCP: any local user who can reach the port "
+                             "would drive the daemon, which is root. Listen on a unix socket (unix:///PATH, guarded "
+                             f"by its owner and mode), or give {names.ca}, {names.cert} and {names.key} (TLS with "
+                             f"client certificates); or, knowing that, set {names.insecure}")
         return TcpAddress(host, port)
     return TcpAddress(host, port, server_context(ca, cert, key, (names.ca, names.cert, names.key)))
 

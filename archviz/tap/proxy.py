@@ -49,6 +49,8 @@ from archviz.tap.reading import Request, RequestReader, ResponseReader, StreamDe
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.05
+# After the store refused a batch, the tap tries again after this long, doubling up to RETRY_LONGEST.
+RETRY_FIRST, RETRY_LONGEST = 0.25, 5.0
 # How much may wait in one side's outgoing buffer before the other side stops being read.
 WRITE_BUFFER = 1024 * 1024
 # How long the bytes after a raw stream's head wait for the client to read the head, and how often it is looked at.
@@ -188,10 +190,18 @@ class Tap:
                     batch.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except TimeoutError:
                     break
-            try:
-                await store(batch)
-            except Exception:  # the copy goes on; only the record is lost, and said so
-                log.exception("the tap could not store %d observations", len(batch))
+            # The copy goes on whatever happens here; the batch stays in hand until the store takes it (the store
+            # restarting, say), and what comes meanwhile waits in the queue. Each observation's key makes a batch
+            # stored twice (its commit went through, its answer was lost) count once.
+            delay = RETRY_FIRST
+            while True:
+                try:
+                    await store(batch)
+                    break
+                except Exception:
+                    log.exception("the tap could not store %d observations; retrying in %.2f s", len(batch), delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_LONGEST)
 
 
 class Side(asyncio.Protocol):

@@ -285,6 +285,7 @@ const socket = openSocket("/ws/live/", {
       socket.send({ type: "resync" });
       return;
     }
+    if (!result.applied) return;
     state = result.state;
     if (frame.type === "snapshot") {
       diagram = emptyDiagram(diagram.filter);

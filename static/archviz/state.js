@@ -1,7 +1,9 @@
 // The live page's state and how frames change it. Pure: no DOM, no sockets.
 //
-// applyFrame(state, frame) returns {state, resync, added}: the new state, whether the browser must ask
-// for a fresh snapshot (a delta went missing), and the observations this frame added (for drawing).
+// Frames are numbered publications (`seq`): a snapshot holds everything up to its number, and each delta is the
+// next number. applyFrame(state, frame) returns {state, resync, applied, added}: the new state, whether the
+// browser must ask for a fresh snapshot (a number was skipped: a frame went missing), whether the frame is new
+// (its diagram part is to be drawn: a delta the snapshot already holds is not), and the observations it added.
 
 export const LIMIT = 500;
 
@@ -31,20 +33,22 @@ export function applyFrame(state, frame) {
     return {
       state: { seq: frame.seq, observations: fresh.observations, watchers: fresh.watchers },
       resync: false,
+      applied: true,
       added: fresh.added,
     };
   }
-  if (frame.type === "observations" && frame.observations.length > 0) {
-    const first = frame.observations[0].id;
-    if (first > state.seq + 1) return { state, resync: true, added: [] };
+  if (frame.type === "observations") {
+    if (frame.seq <= state.seq) return { state, resync: false, applied: false, added: [] };
+    if (frame.seq > state.seq + 1) return { state, resync: true, applied: false, added: [] };
     const next = withObservations(state, frame.observations);
     return {
-      state: { seq: Math.max(state.seq, frame.seq), observations: next.observations, watchers: next.watchers },
+      state: { seq: frame.seq, observations: next.observations, watchers: next.watchers },
       resync: false,
+      applied: true,
       added: next.added,
     };
   }
-  return { state, resync: false, added: [] };
+  return { state, resync: false, applied: false, added: [] };
 }
 
 // Newest first: by daemon time, then by store id.

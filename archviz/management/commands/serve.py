@@ -2,11 +2,14 @@
 
 1. Refuse to serve off loopback without a login: binding elsewhere forces ARCHVIZ_REQUIRE_LOGIN on.
 2. With ARCHVIZ_TAP_SOCKET, read where the API tap listens and its ARCHVIZ_TAP_TLS_* files by the same rules as
-   `manage.py tap` (TCP off loopback only with TLS), so a bad value stops serve before anything starts.
+   `manage.py tap` (TCP only with TLS, or on loopback with ARCHVIZ_TAP_INSECURE_LOOPBACK, and then a warning), so
+   a bad value stops serve before anything starts.
 3. Build the ASGI application (HTTP and websockets) and hand it to daphne.
-4. Once daphne's event loop exists, start the daemon watcher (and the API tap) in it, so that they publish on
-   the same loop that serves the websockets (the in-memory channel layer is not thread-safe).
-5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher is stopped first.
+4. Once daphne's event loop exists, start a daemon watcher per watched daemon (ARCHVIZ_DOCKER_HOSTS, or DOCKER_HOST)
+   (and the API tap) in it, so that they publish on
+   the same loop that serves the websockets (the in-memory channel layer is not thread-safe), and the publisher's
+   loop (archviz.publisher): whichever process leads publishes what every process stores.
+5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher and the publisher are stopped first.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from archviz.management.commands.tap import how_to_connect, unix_path
-from archviz.tap.listen import Names, is_loopback, listen_at, url
+from archviz.publisher import PUBLISHER
+from archviz.tap.listen import Names, TcpAddress, is_loopback, listen_at, plain_tcp_warning, url
 from archviz.tap.proxy import Tap
-from archviz.watcher import DaemonWatcher, docker_host
+from archviz.watcher import DaemonWatcher, docker_host, watched_hosts
 
 SETTINGS = Names(address="ARCHVIZ_TAP_SOCKET", ca="ARCHVIZ_TAP_TLS_CA", cert="ARCHVIZ_TAP_TLS_CERT",
-                 key="ARCHVIZ_TAP_TLS_KEY")
+                 key="ARCHVIZ_TAP_TLS_KEY", insecure="ARCHVIZ_TAP_INSECURE_LOOPBACK=1")
 
 
 def configured_tap() -> Tap | None:
@@ -36,7 +40,8 @@ def configured_tap() -> Tap | None:
                                "to run the API tap with TLS")
         return None
     try:
-        listen = listen_at(settings.ARCHVIZ_TAP_SOCKET, *tls, SETTINGS)
+        listen = listen_at(settings.ARCHVIZ_TAP_SOCKET, *tls, SETTINGS,
+                           insecure_loopback=settings.ARCHVIZ_TAP_INSECURE_LOOPBACK)
     except ValueError as error:
         raise CommandError(str(error)) from None
     tap = Tap(listen, unix_path(docker_host(), "DOCKER_HOST"))
@@ -68,7 +73,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Binding {host}, off loopback: every page and socket now requires a login "
                               "(create one with: python manage.py createsuperuser).")
 
-        watcher = None if no_watch else DaemonWatcher()
+        watchers = [] if no_watch else [DaemonWatcher(address) for address in watched_hosts()]
         tap = configured_tap()
         running: list[asyncio.Task[Any]] = []  # held here: the event loop keeps tasks only weakly
 
@@ -80,17 +85,21 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(f"The API tap listens on {url(tap.listen)}: point clients at it with "
                                   f"{how_to_connect(tap.listen)}")
+                if isinstance(tap.listen, TcpAddress) and tap.listen.tls is None:
+                    self.stderr.write(plain_tcp_warning(tap.listen))
             self.stdout.flush()
 
         def ready() -> None:
             loop = asyncio.get_event_loop()
-            if watcher is not None:
+            running.append(loop.create_task(PUBLISHER.run()))
+            reactor.addSystemEventTrigger("before", "shutdown", PUBLISHER.stop)
+            for watcher in watchers:
                 running.append(loop.create_task(watcher.run()))
                 reactor.addSystemEventTrigger("before", "shutdown", watcher.stop)
             if tap is not None:
                 running.append(loop.create_task(start_tap(tap)))
             self.stdout.write(f"archviz is serving on http://{host}:{port}/"
-                              + (f" and watching {watcher.address}" if watcher else ""))
+                              + (f" and watching {', '.join(w.address for w in watchers)}" if watchers else ""))
             self.stdout.flush()
 
         def started() -> None:

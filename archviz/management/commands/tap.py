@@ -1,10 +1,13 @@
 """`manage.py tap --listen ADDRESS [--tlscacert CA --tlscert CERT --tlskey KEY] [--upstream unix:///…]`: the API tap
 alone.
 
-1. Read where to listen (archviz.tap.listen): `unix:///PATH`, or `tcp://HOST:PORT` on loopback, or `tcp://` anywhere
-   with all three TLS files (dockerd's own option names); refuse anything else with the option to change.
+1. Read where to listen (archviz.tap.listen): `unix:///PATH`, or `tcp://` with all three TLS files (dockerd's own
+   option names), or plain `tcp://` on loopback with `--insecure-loopback` (then warn, loudly: every local user can
+   drive the daemon); refuse anything else with the option to change.
 2. Check the daemon's socket (`--upstream`, else DOCKER_HOST) is a unix socket that exists.
-3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored and published.
+3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored, and published by the
+   process that publishes (`serve` or `watch`, see archviz.publisher). The tap never publishes itself: a request's
+   head must reach the store before the daemon's events it causes, so the tap does nothing else with its time.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from archviz.tap.listen import Listen, Names, TcpAddress, listen_at, url
+from archviz.publisher import PUBLISHER
+from archviz.tap.listen import Listen, Names, TcpAddress, listen_at, plain_tcp_warning, url
 from archviz.tap.proxy import Tap
 from archviz.watcher import docker_host
 
-OPTIONS = Names(address="--listen", ca="--tlscacert", cert="--tlscert", key="--tlskey")
+OPTIONS = Names(address="--listen", ca="--tlscacert", cert="--tlscert", key="--tlskey",
+                insecure="--insecure-loopback")
 
 
 def unix_path(address: str, option: str) -> Path:
@@ -35,23 +40,29 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--listen", required=True,
-                            help="where clients connect: unix:///path/to/archviz.sock, or tcp://HOST:PORT "
-                                 "(off loopback only with the three TLS options)")
+                            help="where clients connect: unix:///path/to/archviz.sock, or tcp://HOST:PORT with the "
+                                 "three TLS options")
         parser.add_argument("--tlscacert", default=None, help="with tcp://: accept only clients whose "
                                                               "certificate this CA signed")
         parser.add_argument("--tlscert", default=None, help="with tcp://: the tap's TLS certificate")
         parser.add_argument("--tlskey", default=None, help="with tcp://: the tap's TLS key")
         parser.add_argument("--upstream", default=None, help="the daemon's socket (default: DOCKER_HOST)")
+        parser.add_argument("--insecure-loopback", action="store_true",
+                            help="allow plain tcp:// on loopback, without TLS: every local user who can reach the "
+                                 "port then drives the daemon (is root)")
 
     def handle(self, *args: Any, listen: str, tlscacert: str | None, tlscert: str | None, tlskey: str | None,
-               upstream: str | None, **options: Any) -> None:
+               upstream: str | None, insecure_loopback: bool, **options: Any) -> None:
         try:
-            where = listen_at(listen, tlscacert, tlscert, tlskey, OPTIONS)
+            where = listen_at(listen, tlscacert, tlscert, tlskey, OPTIONS, insecure_loopback=insecure_loopback)
         except ValueError as error:
             raise CommandError(str(error)) from None
+        if isinstance(where, TcpAddress) and where.tls is None:
+            self.stderr.write(plain_tcp_warning(where))
         tap = Tap(where, unix_path(upstream or docker_host(), "--upstream"))
         if not tap.upstream.exists():
             raise CommandError(f"no daemon socket at {tap.upstream}: start Docker, or point --upstream at one")
+        PUBLISHER.may_lead = False
         asyncio.run(self._serve(tap))
 
     async def _serve(self, tap: Tap) -> None:

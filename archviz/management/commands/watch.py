@@ -1,7 +1,9 @@
 """`manage.py watch`: the daemon watcher alone, for deployments that run web and watchers apart.
 
-1. Start the watcher on DOCKER_HOST (or the local socket).
-2. On SIGTERM or SIGINT, stop it: the events already read are stored before the process exits.
+1. Start a watcher per daemon (ARCHVIZ_DOCKER_HOSTS, or DOCKER_HOST, or the local socket), and the publisher's
+   loop (archviz.publisher): with REDIS_URL this process may be the one that publishes what every process stores.
+   Without it, browsers can only hear a process that serves them, so `serve` publishes what this one stores.
+2. On SIGTERM or SIGINT, stop the watchers, then the publisher: the events already read are stored first.
 """
 
 from __future__ import annotations
@@ -13,23 +15,41 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from archviz.watcher import DaemonWatcher
+from archviz.publisher import PUBLISHER
+from archviz.watcher import DaemonWatcher, watched_hosts
 
 
 class Command(BaseCommand):
     help = "Stream the Docker daemon's events into the store and publish them, until stopped."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
-            self.stderr.write("Note: no REDIS_URL is set, so events are stored but web processes are not told "
-                              "live; browsers see them on their next snapshot. Set REDIS_URL to push them live.")
+        if not crosses_processes():
+            PUBLISHER.may_lead = False
+            self.stderr.write("Note: no REDIS_URL is set, so this process only stores events: a `serve` on the "
+                              "same database publishes them. Set REDIS_URL to run several web processes.")
         asyncio.run(self._watch())
 
     async def _watch(self) -> None:
-        watcher = DaemonWatcher()
+        watchers = [DaemonWatcher(address) for address in watched_hosts()]
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            for watcher in watchers:
+                watcher.stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, watcher.stop)
-        self.stdout.write(f"watching {watcher.address}")
+            loop.add_signal_handler(sig, stop)
+        for watcher in watchers:
+            self.stdout.write(f"watching {watcher.address}")
         self.stdout.flush()
-        await watcher.run()
+        publishing = loop.create_task(PUBLISHER.run())
+        try:
+            await asyncio.gather(*(watcher.run() for watcher in watchers))
+        finally:  # the watchers' last events are stored (and published, when this process leads) first
+            PUBLISHER.stop()
+            await publishing
+
+
+def crosses_processes() -> bool:
+    """Whether the channel layer reaches other processes' browsers (Redis), or only this process's (in-memory)."""
+    return "InMemory" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]

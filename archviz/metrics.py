@@ -1,0 +1,24 @@
+"""What a process counts, for Prometheus (`GET /metrics` in the text exposition format).
+
+Each process counts what it does itself (a web process its websockets and what it stores from the registry and
+the dashboard; whichever process leads publishes), as Prometheus expects of a fleet it scrapes one by one. What
+the store says (how far publishing lags behind storing) is the same from every web process.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OBSERVATIONS_INGESTED = Counter(
+    "archviz_observations_ingested", "Observations this process stored, by source", ["source"])
+PUBLICATIONS = Counter("archviz_publications", "Publications (numbered live frames) this process made")
+PUBLISH_LATENCY = Histogram(
+    "archviz_publish_latency_seconds",
+    "From when an observation happened (its time_ns) to its publication being sent to the web processes",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+WEBSOCKET_CLIENTS = Gauge("archviz_websocket_clients", "Open websockets on this process, by socket", ["socket"])
+RESYNCS = Counter(
+    "archviz_resyncs", "Fresh snapshots browsers asked for (after a missed frame), by socket", ["socket"])
+LEADING = Gauge("archviz_publisher_leading", "1 while this process is the one that publishes")
+UNPUBLISHED = Gauge(
+    "archviz_unpublished_observations", "Observations stored but not yet published (read from the store)")

@@ -1,0 +1,191 @@
+"""The one publisher: it folds the store, in id order, into numbered publications that every web process forwards.
+
+However many processes store observations (watchers, taps, web processes taking registry notifications and
+dashboard pulls), attribution and sequencing happen once, here, in the process that leads
+(archviz.leadership):
+1. Read the observations stored after the newest publication, in id order (archviz.publish makes ids commit in
+   order).
+2. Fold them through this process's live Sequencer: the Messages, new participants and touched interactions they
+   make, and what each Message lights on the map.
+3. Store that as the next Publication (its `seq` one more than the newest), in the same transaction that checked
+   the newest one: if another process published meanwhile, the Sequencer is first rebuilt from the store, so two
+   leaders (a handover, a lost link) can never publish two versions of one number.
+4. After the commit, broadcast it on the live group (archviz.broadcast, the one caller of group_send).
+A browser's snapshot is the merge of the same publications (archviz.snapshot), so what a browser is shown on
+(re)connecting is exactly what the others were sent.
+
+The process that stores something publishes it at once when it leads; `run` is the leader's loop for what other
+processes store. `serve` and `watch` run it; `tap` never publishes (its requests must reach the store before the
+daemon's events they cause, so it spends its time on nothing else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from functools import partial
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection, transaction
+
+from archviz.architecture.traffic import traffic
+from archviz.broadcast import LIVE_GROUP, send
+from archviz.leadership import PUBLISHING_LOCK, Leadership, on_postgresql
+from archviz.metrics import PUBLICATIONS, PUBLISH_LATENCY
+from archviz.models import Publication, StoredObservation
+from archviz.sequence import Delta, Sequencer
+
+log = logging.getLogger(__name__)
+
+# At most this many observations go into one publication (one frame).
+BATCH = 500
+# Publications older than the newest KEEP are deleted now and then: a snapshot needs at most the newest
+# ARCHVIZ_SNAPSHOT_SIZE (each accounts for at least one observation).
+KEEP = 10_000
+PRUNE_EVERY = 1_000
+# Without PostgreSQL's NOTIFY, the leader looks at the store this often for what other processes stored.
+POLL_SECONDS = 0.25
+
+
+class Publisher:
+    """Folds what is stored into publications, when this process leads. Thread-safe."""
+
+    def __init__(self) -> None:
+        self.leadership = Leadership()
+        # With the in-memory channel layer only a process that serves websockets can reach a browser: `watch` and
+        # `tap` then leave publishing to `serve`.
+        self.may_lead = True
+        self._lock = threading.Lock()
+        self._sequencer: Sequencer | None = None
+        self._newest = (0, 0)  # (seq, last observation) of the newest publication this process made
+        self._stopping: asyncio.Event | None = None
+
+    def tail(self) -> int:
+        """Publish what is stored beyond the newest publication, if this process leads; how many it made."""
+        if not self.may_lead or not self.leadership.held():
+            return 0
+        made = 0
+        with self._lock:
+            while self._publish_next():
+                made += 1
+        return made
+
+    def reset(self) -> None:
+        """Forget the live fold (tests start each from an empty store)."""
+        with self._lock:
+            self._sequencer = None
+            self._newest = (0, 0)
+
+    async def run(self) -> None:
+        """The leader's loop: take the lead when it is free, then publish what any process stores, until `stop`."""
+        self._stopping = asyncio.Event()
+        tail = database_sync_to_async(self.tail)
+        try:
+            while not self._stopping.is_set():
+                if not self.may_lead:
+                    await self._pause(POLL_SECONDS * 4)
+                    continue
+                try:
+                    await tail()  # takes the lead when it is free
+                except Exception:  # the store is down: try again, the store keeps what waits to be published
+                    log.exception("publishing failed; trying again")
+                    await self._pause(1.0)
+                    continue
+                if self.leadership.holding():
+                    await asyncio.to_thread(self.leadership.wait_for_news, POLL_SECONDS)
+                else:
+                    await self._pause(POLL_SECONDS * 4)
+        finally:
+            self.leadership.release()
+
+    def stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
+
+    async def _pause(self, seconds: float) -> None:
+        assert self._stopping is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def _publish_next(self) -> bool:
+        try:
+            with transaction.atomic():
+                if on_postgresql():
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PUBLISHING_LOCK])
+                newest = Publication.objects.order_by("-seq").values_list("seq", "last_observation").first()
+                seq, through = newest or (0, _start())
+                rows = list(StoredObservation.objects.filter(id__gt=through).order_by("id")[:BATCH])
+                if not rows:
+                    return False
+                if self._sequencer is None or (seq, through) != self._newest:
+                    self._sequencer = _rebuilt(through)
+                observations = [row.to_wire() for row in rows]
+                delta = _fold(self._sequencer, observations)
+                roles = {p.id: p.role for p in self._sequencer.participants.values()}
+                publication = Publication.objects.create(
+                    seq=seq + 1, first_observation=rows[0].pk, last_observation=rows[-1].pk,
+                    sequence=delta.to_wire(), traffic=traffic(delta.messages, roles), published_ns=time.time_ns(),
+                )
+                if publication.seq % PRUNE_EVERY == 0:
+                    Publication.objects.filter(seq__lte=publication.seq - KEEP).delete()
+                transaction.on_commit(partial(_broadcast, publication, observations))
+        except BaseException:
+            self._sequencer = None  # it folded what was not published: start again from the store
+            raise
+        self._newest = (publication.seq, publication.last_observation)
+        return True
+
+
+def unpublished() -> int:
+    """How many stored observations wait to be published (the same from every process: it reads the store)."""
+    newest = Publication.objects.order_by("-seq").values_list("last_observation", flat=True).first()
+    return StoredObservation.objects.filter(id__gt=newest or 0).count()
+
+
+def _start() -> int:
+    """With nothing published yet, publishing starts with the newest ARCHVIZ_SNAPSHOT_SIZE observations."""
+    ids = StoredObservation.objects.order_by("-id").values_list("id", flat=True)
+    first = ids[settings.ARCHVIZ_SNAPSHOT_SIZE - 1: settings.ARCHVIZ_SNAPSHOT_SIZE].first()
+    return first - 1 if first is not None else 0
+
+
+def _rebuilt(through: int) -> Sequencer:
+    """A Sequencer that has seen the newest observations up to `through`, so interactions already under way are
+    continued, not cut in two."""
+    sequencer = Sequencer()
+    earlier = StoredObservation.objects.filter(id__lte=through).order_by("-id")[: settings.ARCHVIZ_SNAPSHOT_SIZE]
+    for row in reversed(earlier):
+        sequencer.add(row.to_wire())
+    return sequencer
+
+
+def _fold(sequencer: Sequencer, observations: list[dict[str, Any]]) -> Delta:
+    merged = Delta()
+    for observation in observations:
+        delta = sequencer.add(observation)
+        merged.participants += delta.participants
+        merged.messages += delta.messages
+        merged.interactions += [i for i in delta.interactions if i not in merged.interactions]
+    return merged
+
+
+def _broadcast(publication: Publication, observations: list[dict[str, Any]]) -> None:
+    now = time.time_ns()
+    PUBLICATIONS.inc()
+    for observation in observations:
+        PUBLISH_LATENCY.observe(max(0, now - int(observation["time_ns"])) / 1e9)
+    send(LIVE_GROUP, {
+        "type": "observations.added", "seq": publication.seq, "observations": observations,
+        "sequence": publication.sequence,
+        # The same Messages as the architecture map reads them: the edge (or box) each one lights.
+        "traffic": publication.traffic,
+    })
+
+
+PUBLISHER = Publisher()

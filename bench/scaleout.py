@@ -1,0 +1,133 @@
+"""Scaled out under a bounded burst: two `serve --no-watch` web processes on a private PostgreSQL and redis-server,
+browsers split across them, and a burst of registry notifications posted to one.
+
+Starts its own PostgreSQL cluster and redis-server (tests/scaleout_helpers.py) and both web processes; connects
+--clients websocket clients (half to each web process) that follow like the live page (a skipped publication number
+asks for a fresh snapshot); posts --events notification events, --per-envelope to an envelope, as fast as one
+connection takes them. Prints the ingest rate, the publications made, how long until every client held the last
+one, the frames and resyncs per client, whether every client ends with the diagram a fresh snapshot shows, and each
+web process's resident memory before and after. Stops everything it started.
+Run: .venv/bin/python bench/scaleout.py [--clients 20] [--events 1000] [--per-envelope 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from bench.registry_ingest import TOKEN, deliver, envelopes  # noqa: E402
+from tests.conftest import Deployment, dashboard_env, free_port  # noqa: E402
+from tests.scaleout_helpers import LiveClient, Postgres, Redis, postgres_bin  # noqa: E402
+
+# The whole run stops by itself after this long, whatever happens.
+DEADLINE_SECONDS = 180
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def unpublished(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("archviz_unpublished_observations "):
+                return float(line.split()[1])
+    raise RuntimeError("/metrics has no archviz_unpublished_observations")
+
+
+async def bench(ports: list[int], clients_count: int, events: int, per_envelope: int,
+                web_pids: list[int]) -> None:
+    clients = [LiveClient(ports[i % 2], follow=True) for i in range(clients_count)]
+    for client in clients:
+        await client.__aenter__()
+    rss_before = [rss_kib(pid) for pid in web_pids]
+    bodies = envelopes(events, per_envelope)
+    target: list[int] = []
+
+    async def follow(client: LiveClient) -> None:
+        while not target or client.seq < target[0]:
+            with contextlib.suppress(TimeoutError):
+                await client.receive(timeout=0.5)
+
+    following = [asyncio.create_task(follow(client)) for client in clients]
+    started = time.perf_counter()
+    await asyncio.to_thread(deliver, ports[0], bodies)
+    ingested = time.perf_counter() - started
+    while await asyncio.to_thread(unpublished, ports[0]):
+        await asyncio.sleep(0.05)
+    async with LiveClient(ports[1]) as fresh:
+        target.append(fresh.seq)
+        truth = fresh.diagram()
+    await asyncio.gather(*following)
+    delivered = time.perf_counter() - started
+    rss_after = [rss_kib(pid) for pid in web_pids]
+
+    same = sum(client.diagram() == truth for client in clients)
+    frames = [len(client.deltas()) for client in clients]
+    resyncs = [client.resyncs for client in clients]
+    for client in clients:
+        await client.__aexit__()
+    print(f"{clients_count} clients on 2 web processes; {events} events in {len(bodies)} envelopes posted in "
+          f"{ingested:.2f} s ({events / ingested:.0f} events/s stored)")
+    print(f"publications: {target[0]}; every client held the last one {delivered:.2f} s after the first post")
+    print(f"frames per client: median {statistics.median(frames)}, min {min(frames)}, max {max(frames)}")
+    print(f"resyncs (after a skipped number): {sum(resyncs)} in all, by {sum(1 for r in resyncs if r)} clients")
+    print(f"clients whose diagram equals a fresh snapshot: {same} of {clients_count}")
+    for index, (before, after) in enumerate(zip(rss_before, rss_after, strict=True)):
+        print(f"web process {index + 1} RSS: {before / 1024:.1f} MiB before the burst, {after / 1024:.1f} MiB after "
+              f"({(after - before) / before * 100:+.1f} %)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--per-envelope", type=int, default=10)
+    options = parser.parse_args()
+    bin_dir, server = postgres_bin(), shutil.which("redis-server")
+    if bin_dir is None or server is None:
+        sys.exit("needs Debian's postgresql and redis-server: ./scripts/test installs them")
+    postgres, redis = Postgres(bin_dir), Redis(server)
+    data = Path(tempfile.mkdtemp(prefix="avbench-"))
+    deployment = None
+    try:
+        postgres.start()
+        redis.start()
+        env = dashboard_env(data, "unix:///nonexistent.sock") | {
+            "DATABASE_URL": postgres.new_database(), "REDIS_URL": redis.url, "ARCHVIZ_REGISTRY_TOKEN": TOKEN,
+            "ARCHVIZ_LOG_LEVEL": "ERROR", "ARCHVIZ_SNAPSHOT_SIZE": "5000"}  # a snapshot holds the whole burst
+        deployment = Deployment(env, [free_port(), free_port()], [])
+        deployment.start()
+        asyncio.run(asyncio.wait_for(
+            bench(deployment.ports, options.clients, options.events, options.per_envelope,
+                  [process.pid for process in deployment.processes]), DEADLINE_SECONDS))
+    finally:
+        if deployment is not None:
+            deployment.stop()
+        postgres.remove()
+        redis.remove()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import threading
-import weakref
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from typing import Any
 
 from asgiref.sync import AsyncToSync, SyncToAsync
 from channels.layers import BaseChannelLayer, get_channel_layer
 
 # The groups: the live diagram (numbered publications) and the inventory (per-host revisions, pulls' progress).
-log = logging.getLogger(__name__)
 LIVE_GROUP = "live"
 INVENTORY_GROUP = "inventory"
 
@@ -54,71 +49,23 @@ def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-@dataclass
-class _Outbox:
-    """What an event loop has yet to send, in the order it was handed over, and whether a task is sending it."""
-
-    messages: deque[tuple[BaseChannelLayer, str, dict[str, Any]]] = field(default_factory=deque)
-    sending: bool = False
-
-
 _order = threading.Lock()
-_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()
-_senders: set[asyncio.Task[None]] = set()  # the loop holds tasks only weakly
+_previous: Future[None] | None = None
 
 
 def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, group: str,
                    message: dict[str, Any]) -> None:
     """Hand the send to the event loop without waiting for it (the committing request need not wait for the
-    browsers). The loop sends one message at a time, in the order they were handed over, so that frames keep
-    the order of the commits; a burst of commits is sent by one task, started by one wake-up of the loop."""
+    browsers), but strictly after the previous send, so that frames keep the order of the commits."""
+    global _previous
     with _order:
-        outbox = _outboxes.setdefault(loop, _Outbox())
-        outbox.messages.append((layer, group, message))
-        if outbox.sending:
-            return
-        outbox.sending = True
-    held = getattr(_wakeups, "held", None)
-    if held is not None:
-        held.append((loop, outbox))
-    else:
-        loop.call_soon_threadsafe(_start_sending, loop, outbox)
+        previous = _previous
 
-
-_wakeups = threading.local()
-
-
-@contextlib.contextmanager
-def one_wakeup() -> Iterator[None]:
-    """Broadcasts committed in this block wake the event loop once, when the block ends, instead of at each
-    commit. For work whose return wakes the loop anyway (a sync_to_async call, as the registry webhook's store):
-    woken at the commit, the loop would only wait for the GIL while this thread finishes."""
-    if getattr(_wakeups, "held", None) is not None:
-        yield  # an outer block wakes the loop
-        return
-    _wakeups.held = []
-    try:
-        yield
-    finally:
-        held, _wakeups.held = _wakeups.held, None
-        for loop, outbox in held:
-            loop.call_soon_threadsafe(_start_sending, loop, outbox)
-
-
-def _start_sending(loop: asyncio.AbstractEventLoop, outbox: _Outbox) -> None:
-    task = loop.create_task(_send_all(outbox))
-    _senders.add(task)
-    task.add_done_callback(_senders.discard)
-
-
-async def _send_all(outbox: _Outbox) -> None:
-    while True:
-        with _order:
-            if not outbox.messages:
-                outbox.sending = False
-                return
-            layer, group, message = outbox.messages.popleft()
-        try:
+        async def send() -> None:
+            if previous is not None:
+                # Only the order matters here: a send that failed has been logged by the loop already.
+                with contextlib.suppress(Exception):
+                    await asyncio.wrap_future(previous)
             await layer.group_send(group, message)
-        except Exception:  # one failed send must not hold back the ones after it
-            log.exception("could not send a message to the %r group", group)
+
+        _previous = asyncio.run_coroutine_threadsafe(send(), loop)

@@ -34,7 +34,6 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from archviz.audit.ingest import Outcome, ingest, record_refusal
-from archviz.broadcast import one_wakeup
 from archviz.sources import harbor
 from archviz.sources.registry import MAX_BODY, MAX_EVENTS, Delivery, DeliveryError, read_delivery
 
@@ -132,11 +131,10 @@ async def read_body(receive: Receive) -> bytes:
 def store(delivery: Delivery, sender: str) -> Outcome:
     # Outside Django's request cycle: keep its connection hygiene (drop a broken or expired connection). Once,
     # after the work: this thread does nothing else.
-    with one_wakeup():
-        try:
-            return ingest(delivery, sender)
-        finally:
-            close_old_connections()
+    try:
+        return ingest(delivery, sender)
+    finally:
+        close_old_connections()
 
 
 def count_refusal(cause: str, sender: str, source: str) -> None:

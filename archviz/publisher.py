@@ -71,8 +71,10 @@ class Publisher:
             return 0
         made = 0
         with self._lock:
-            while self._publish_next():
-                made += 1
+            more = True
+            while more:
+                more, published = self._publish_next()
+                made += published
         return made
 
     def reset(self) -> None:
@@ -112,7 +114,9 @@ class Publisher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    def _publish_next(self) -> bool:
+    def _publish_next(self) -> tuple[bool, bool]:
+        """Publish the next batch; (whether more may wait, whether a publication was made). A batch smaller than
+        BATCH took all there was: a store that commits after it calls `tail` itself."""
         try:
             with transaction.atomic():
                 if on_postgresql():
@@ -122,7 +126,7 @@ class Publisher:
                 seq, through = newest or (0, _start())
                 rows = list(StoredObservation.objects.filter(id__gt=through).order_by("id")[:BATCH])
                 if not rows:
-                    return False
+                    return False, False
                 if self._sequencer is None or (seq, through) != self._newest:
                     self._sequencer = _rebuilt(through)
                 observations = [row.to_wire() for row in rows]
@@ -139,7 +143,7 @@ class Publisher:
             self._sequencer = None  # it folded what was not published: start again from the store
             raise
         self._newest = (publication.seq, publication.last_observation)
-        return True
+        return len(rows) == BATCH, True
 
 
 def unpublished() -> int:

@@ -189,15 +189,25 @@ class Dashboard:
         self.process = start_serve(self.port, self.env)
 
 
+def process_log(env: dict[str, str], name: str) -> Path:
+    """Where a dashboard process started by a test writes its output: a file beside its database, never a pipe
+    nobody reads (a process that logs more than a pipe holds, as one does while Redis is down, would stop)."""
+    return Path(env.get("ARCHVIZ_DATA_DIR", tempfile.gettempdir())) / f"{name}.log"
+
+
+def start_manage(env: dict[str, str], name: str, *command: str) -> subprocess.Popen[bytes]:
+    """`manage.py COMMAND…` in its own process, its output appended to `process_log(env, name)`."""
+    with process_log(env, name).open("ab") as log:
+        return subprocess.Popen([sys.executable, "manage.py", *command], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+
 def start_serve(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port), *extra],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    process = start_manage(env, f"serve-{port}", "serve", "--port", str(port), *extra)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"serve exited: {process.stdout.read().decode() if process.stdout else ''}")
+            raise RuntimeError(f"serve exited: {process_log(env, f'serve-{port}').read_text(errors='replace')}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1):
                 return process
@@ -240,8 +250,7 @@ class Deployment:
     def start(self) -> None:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=self.env, check=True)
         for command in self.commands:
-            self.processes.append(subprocess.Popen([sys.executable, "manage.py", *command], cwd=ROOT, env=self.env,
-                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.processes.append(start_manage(self.env, command[0], *command))
         self.processes += [start_serve(port, self.env, "--no-watch") for port in self.ports]
 
     def stop(self) -> None:

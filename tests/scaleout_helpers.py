@@ -237,7 +237,13 @@ class LiveClient:
         """Receive until a Message whose label holds `label` has been drawn."""
         deadline = time.monotonic() + timeout
         while not any(label in message["label"] for message in self.diagram()["messages"]):
-            await self.receive(max(0.1, deadline - time.monotonic()))
+            try:
+                await self.receive(max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                labels = [message["label"] for message in self.diagram()["messages"]]
+                raise TimeoutError(f"{label!r} not drawn in {timeout} s: at publication {self.seq} after "
+                                   f"{self.reconnects} reconnects and {self.resyncs} resyncs, the last arrows were "
+                                   f"{labels[-3:]}") from None
 
     async def settle(self, quiet: float = 1.5) -> None:
         """Receive until nothing has come for `quiet` seconds (the registry's notifications come a moment late)."""

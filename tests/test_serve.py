@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from archviz.management.commands.serve import is_loopback
-from tests.conftest import ROOT, dashboard_env, free_port, start_serve
+from tests.conftest import ROOT, dashboard_env, free_port, process_log, start_serve
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "localhost", "::1", "[::1]"])
@@ -40,8 +40,8 @@ def test_binding_off_loopback_forces_a_login_on_every_page(tmp_path: Path) -> No
         assert redirect.value.headers["Location"] == "/admin/login/?next=/"
     finally:
         server.terminate()
-        output = server.communicate(timeout=15)[0].decode()
-    assert "every page and socket now requires a login" in output
+        server.wait(timeout=15)
+    assert "every page and socket now requires a login" in process_log(env, f"serve-{port}").read_text()
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from archviz.lab import Lab
 from archviz.management.commands.tap import OPTIONS
 from archviz.tap.listen import TcpAddress, listen_at
 from archviz.tap.proxy import Tap
-from tests.conftest import ROOT, dashboard_env, free_port, start_serve
+from tests.conftest import ROOT, dashboard_env, free_port, process_log, start_serve
 from tests.lab_helpers import eventually
 from tests.test_tap import calls, docker
 
@@ -416,7 +416,8 @@ def test_serve_runs_the_tap_with_tls_from_its_settings(lab: Lab, certificates: C
         "ARCHVIZ_TAP_SOCKET": address, "ARCHVIZ_TAP_TLS_CA": ca, "ARCHVIZ_TAP_TLS_CERT": cert,
         "ARCHVIZ_TAP_TLS_KEY": key}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    server = start_serve(free_port(), env, "--no-watch")
+    web = free_port()
+    server = start_serve(web, env, "--no-watch")
     try:
         listening(port)  # the tap starts in its own task, beside the web server
         client = ["--config", str(tmp_path), "--tlsverify", "--tlscacert", ca, "--tlscert", str(certificates.client),
@@ -427,5 +428,5 @@ def test_serve_runs_the_tap_with_tls_from_its_settings(lab: Lab, certificates: C
         assert refused.returncode != 0
     finally:
         server.terminate()
-        output = server.communicate(timeout=15)[0].decode()
-    assert f"The API tap listens on {address}" in output
+        server.wait(timeout=15)
+    assert f"The API tap listens on {address}" in process_log(env, f"serve-{web}").read_text()

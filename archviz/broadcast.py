@@ -41,11 +41,21 @@ async def send_from_loop(group: str, message: dict[str, Any]) -> None:
         await layer.group_send(group, message)
 
 
+_worker = threading.local()
+
+
+def serve_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Make `send` on the calling thread (a worker thread of the loop's own, such as the publisher's) hand its sends
+    to `loop`."""
+    _worker.loop = loop
+
+
 def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop that handed this thread its work (asgiref records it for sync_to_async), if it runs."""
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
-        return None
+    """The event loop that handed this thread its work (`serve_loop`, or asgiref's record for sync_to_async), if it
+    runs."""
+    loop = getattr(_worker, "loop", None)
+    if loop is None and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid():
+        loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     return loop if loop is not None and loop.is_running() else None
 
 

@@ -57,7 +57,7 @@ def publish(observations: Sequence[Observation]) -> list[StoredObservation]:
         if fresh:
             transaction.on_commit(partial(_count, [row.source for row in fresh]))
             # robust: a failure to publish is logged and retried by the publisher's loop; the observations are stored.
-            transaction.on_commit(PUBLISHER.tail, robust=True)
+            transaction.on_commit(PUBLISHER.stored, robust=True)
     return fresh
 
 

@@ -14,9 +14,12 @@ dashboard pulls), attribution and sequencing happen once, here, in the process t
 A browser's snapshot is the merge of the same publications (archviz.snapshot), so what a browser is shown on
 (re)connecting is exactly what the others were sent.
 
-The process that stores something publishes it at once when it leads; `run` is the leader's loop for what other
-processes store. `serve` and `watch` run it; `tap` never publishes (its requests must reach the store before the
-daemon's events they cause, so it spends its time on nothing else).
+`run` is the leader's loop; `serve` and `watch` run it. A process that stores something calls `stored` after the
+commit: where the loop runs, that only wakes it, and the loop publishes on a thread of its own (the storing thread
+goes back to its work at once, and a burst stored meanwhile is folded into one publication); elsewhere (a script, a
+test) `stored` publishes on the calling thread. Other processes' stores reach the leader by PostgreSQL's NOTIFY or,
+on SQLite, by polling. `tap` never publishes (its requests must reach the store before the daemon's events they
+cause, so it spends its time on nothing else).
 """
 
 from __future__ import annotations
@@ -26,15 +29,15 @@ import contextlib
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 
 from archviz.architecture.traffic import traffic
-from archviz.broadcast import LIVE_GROUP, send
+from archviz.broadcast import LIVE_GROUP, send, serve_loop
 from archviz.leadership import PUBLISHING_LOCK, Leadership, on_postgresql
 from archviz.metrics import PUBLICATIONS, PUBLISH_LATENCY
 from archviz.models import Publication, StoredObservation
@@ -64,6 +67,17 @@ class Publisher:
         self._sequencer: Sequencer | None = None
         self._newest = (0, 0)  # (seq, last observation) of the newest publication this process made
         self._stopping: asyncio.Event | None = None
+        # Set by `stored` while `run` runs: the loop, and the news that something was stored.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._news: asyncio.Event | None = None
+
+    def stored(self) -> None:
+        """Something was stored (called after the commit): publish it, on the loop's thread where `run` runs here."""
+        loop, news = self._loop, self._news
+        if loop is not None and news is not None and loop.is_running():
+            loop.call_soon_threadsafe(news.set)
+        else:
+            self.tail()
 
     def tail(self) -> int:
         """Publish what is stored beyond the newest publication, if this process leads; how many it made."""
@@ -86,23 +100,33 @@ class Publisher:
     async def run(self) -> None:
         """The leader's loop: take the lead when it is free, then publish what any process stores, until `stop`."""
         self._stopping = asyncio.Event()
-        tail = database_sync_to_async(self.tail)
+        news = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # One thread of its own, with its own database connection: never queued behind the views' thread.
+        publishing = ThreadPoolExecutor(1, thread_name_prefix="publisher", initializer=serve_loop, initargs=(loop,))
+        self._loop, self._news = loop, news
         try:
             while not self._stopping.is_set():
                 if not self.may_lead:
                     await self._pause(POLL_SECONDS * 4)
                     continue
+                news.clear()
                 try:
-                    await tail()  # takes the lead when it is free
+                    await loop.run_in_executor(publishing, self._tail_on_own_thread)  # takes the lead when free
                 except Exception:  # the store is down: try again, the store keeps what waits to be published
                     log.exception("publishing failed; trying again")
                     await self._pause(1.0)
                     continue
-                if self.leadership.holding():
+                if not self.leadership.holding():
+                    await self._pause(POLL_SECONDS * 4)
+                elif on_postgresql():  # NOTIFY tells of every process's stores, this one's too
                     await asyncio.to_thread(self.leadership.wait_for_news, POLL_SECONDS)
                 else:
-                    await self._pause(POLL_SECONDS * 4)
+                    await self._until(news, POLL_SECONDS)
         finally:
+            self._loop = self._news = None
+            await loop.run_in_executor(publishing, _close_connection)
+            publishing.shutdown()
             self.leadership.release()
 
     def stop(self) -> None:
@@ -111,8 +135,18 @@ class Publisher:
 
     async def _pause(self, seconds: float) -> None:
         assert self._stopping is not None
+        await self._until(self._stopping, seconds)
+
+    async def _until(self, event: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            await asyncio.wait_for(event.wait(), seconds)
+
+    def _tail_on_own_thread(self) -> int:
+        close_old_connections()  # a connection PostgreSQL dropped is replaced, as for each request
+        try:
+            return self.tail()
+        finally:
+            close_old_connections()
 
     def _publish_next(self) -> tuple[bool, bool]:
         """Publish the next batch; (whether more may wait, whether a publication was made). A batch smaller than
@@ -167,6 +201,10 @@ def _rebuilt(through: int) -> Sequencer:
     for row in reversed(earlier):
         sequencer.add(row.to_wire())
     return sequencer
+
+
+def _close_connection() -> None:
+    connection.close()
 
 
 def _fold(sequencer: Sequencer, observations: list[dict[str, Any]]) -> Delta:

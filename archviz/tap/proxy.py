@@ -6,13 +6,16 @@
    side is an asyncio Protocol whose received bytes are written straight to the other side's transport, and a
    full outgoing buffer pauses reading on the other side. Nothing is held back, so streams (events, logs,
    pulls) flow as before; a half-close is passed on (attach and exec rely on it); there are no idle timeouts.
-   One exception, in time only: an answer head that a raw stream follows (attach's, exec's `101`) is written on
-   its own, and what follows it only once the client has read it (see `Side.write_apart`).
+   Two exceptions, in time only: a request that can cause effects (its row in archviz.sequence.rules lists
+   some) reaches the daemon only once its head is stored, or after CAUSE_SECONDS if the store is slow, so the
+   daemon's events and the registry's notifications it causes are stored after the span they belong to, whichever
+   process stores them; and an answer head that a raw stream follows (attach's, exec's `101`) is written on its
+   own, and what follows it only once the client has read it (see `Side.write_apart`).
 3. Beside the copy, h11 reads the same bytes (archviz.tap.reading) to find each request and its answer; after a
    `101` (attach, exec, BuildKit's h2c session) the bytes are only counted. Streamed answers worth reading (a
    pull's, push's or build's progress) are decoded on the side (archviz.tap.progress).
-4. Each exchange becomes Observations (archviz.sources.tap), handed to a writer task that stores and publishes
-   them in batches, so the copy never waits on the database.
+4. Each exchange becomes Observations (archviz.sources.tap), handed to a writer task that stores them in batches
+   on a thread of its own, so the copy never waits on the database (except for a cause's head, as above).
 A connection the tap cannot parse keeps being copied; only its recording stops.
 """
 
@@ -29,13 +32,15 @@ import struct
 import termios
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 
 from archviz.observation import Observation
 from archviz.publish import publish, publish_pull_from_loop
+from archviz.sequence.rules import endpoint_for
 from archviz.sources.tap import (
     Ending,
     Exchange,
@@ -56,6 +61,9 @@ WRITE_BUFFER = 1024 * 1024
 # How long the bytes after a raw stream's head wait for the client to read the head, and how often it is looked at.
 HOLD_SECONDS = 0.1
 HOLD_POLL_SECONDS = 0.001
+# How long a request that can cause effects waits for its head to be stored before it goes to the daemon anyway
+# (the store restarting, say: the daemon is never made to wait for archviz longer than this).
+CAUSE_SECONDS = 1.0
 
 
 def raw_stream_head_end(data: bytes) -> int:
@@ -123,13 +131,19 @@ def opens_span(observation: Observation) -> bool:
     return observation.kind == "api-request"
 
 
+def causes_effects(observation: Observation) -> bool:
+    """Whether the request's row lists effects (daemon events, registry notifications) it can cause."""
+    return bool(endpoint_for(str(observation.attributes["method"]), str(observation.attributes["path"])).causes)
+
+
 class Tap:
     def __init__(self, listen: Listen, upstream: Path) -> None:
         self.listen = listen
         self.upstream = upstream
         self.host = f"unix://{upstream}"
         self._connections = itertools.count(1)
-        self._queue: asyncio.Queue[Observation] = asyncio.Queue()
+        # Each observation with the future its storing resolves, for a cause's head (None for the rest).
+        self._queue: asyncio.Queue[tuple[Observation, asyncio.Future[None] | None]] = asyncio.Queue()
         self._links: set[Link] = set()
         self._tasks: set[asyncio.Task[Any]] = set()  # asyncio holds tasks only weakly
 
@@ -161,7 +175,13 @@ class Tap:
         task.add_done_callback(self._tasks.discard)
 
     def emit(self, observation: Observation) -> None:
-        self._queue.put_nowait(observation)
+        self._queue.put_nowait((observation, None))
+
+    def store_first(self, observation: Observation) -> asyncio.Future[None]:
+        """`emit`, with a future that is done once the observation is stored."""
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((observation, stored))
+        return stored
 
     def call(self, exchange: Exchange) -> None:
         self.emit(observation_from_exchange(exchange, self.host))
@@ -176,20 +196,24 @@ class Tap:
         self.hold(asyncio.get_running_loop().create_task(publish_pull_from_loop(pull)))
 
     async def _write(self) -> None:
-        store = database_sync_to_async(publish)
+        # A thread of its own (with its own database connection): never queued behind the views' thread.
+        store = DatabaseSyncToAsync(publish, thread_sensitive=False,
+                                    executor=ThreadPoolExecutor(1, thread_name_prefix="tap-store"))
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            waiting = [await self._queue.get()]
             # A command's answers come in a burst: gather them for a moment and store them in one
             # transaction, so that the database work (which shares the interpreter with the copying) stays small.
             # But a request's head is stored at once: it opens the span that the daemon's events and the
-            # registry's notifications it causes belong to, and they race it to the store.
+            # registry's notifications it causes belong to.
             deadline = loop.time() + GATHER_SECONDS
-            while not any(map(opens_span, batch)) and (remaining := deadline - loop.time()) > 0:
+            while not any(opens_span(observation) for observation, _ in waiting) and (
+                    remaining := deadline - loop.time()) > 0:
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                    waiting.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except TimeoutError:
                     break
+            batch = [observation for observation, _ in waiting]
             # The copy goes on whatever happens here; the batch stays in hand until the store takes it (the store
             # restarting, say), and what comes meanwhile waits in the queue. Each observation's key makes a batch
             # stored twice (its commit went through, its answer was lost) count once.
@@ -197,6 +221,9 @@ class Tap:
             while True:
                 try:
                     await store(batch)
+                    for _, stored in waiting:
+                        if stored is not None and not stored.done():
+                            stored.set_result(None)
                     break
                 except Exception:
                     log.exception("the tap could not store %d observations; retrying in %.2f s", len(batch), delay)
@@ -216,6 +243,7 @@ class Side(asyncio.Protocol):
         self.held: list[bytes] | None = None
         self.release_by = 0.0
         self.holding: asyncio.Handle | None = None
+        self.waiting_for: set[asyncio.Future[None]] = set()  # what `hold_until` waits for
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -273,6 +301,21 @@ class Side(asyncio.Protocol):
             self.holding = loop.call_soon(self._release_once_read)
         self.write(rest)
 
+    def hold_until(self, stored: asyncio.Future[None], seconds: float) -> None:
+        """Write nothing more (and read nothing from the other side) until `stored` is done, or for `seconds` at
+        most; what is written meanwhile waits, in order. Holds for several futures end when all are done."""
+        if self.held is None:
+            self.held = []
+            self.link.peer(self).pause()
+            self.holding = asyncio.get_running_loop().call_later(seconds, self.release)
+        self.waiting_for.add(stored)
+        stored.add_done_callback(self._stored)
+
+    def _stored(self, stored: asyncio.Future[None]) -> None:
+        self.waiting_for.discard(stored)
+        if not self.waiting_for:
+            self.release()
+
     def _release_once_read(self) -> None:
         assert self.transport is not None
         loop = asyncio.get_running_loop()
@@ -286,6 +329,7 @@ class Side(asyncio.Protocol):
         if self.held is None:
             return
         held, self.held = self.held, None
+        self.waiting_for.clear()
         assert self.holding is not None
         self.holding.cancel()
         for data in held:
@@ -351,26 +395,33 @@ class Link:
         self.early.clear()
         if self.client.eof:
             self.half_closed(self.client)
-        self.client.resume()
+        if self.daemon.held is None:  # else the client is read again once what is held is written
+            self.client.resume()
 
     def _announce(self, request: Request) -> None:
         assert self.responses is not None
-        self.tap.emit(observation_from_request(self.responses.exchange_for(request, 0, ""), self.tap.host))
+        observation = observation_from_request(self.responses.exchange_for(request, 0, ""), self.tap.host)
+        if causes_effects(observation):
+            self.daemon.hold_until(self.tap.store_first(observation), CAUSE_SECONDS)
+        else:
+            self.tap.emit(observation)
 
     def received(self, side: Side, data: bytes) -> None:
-        if side is self.client:
-            self.requests.mark_arrival()
+        if side is self.daemon:
+            if end := raw_stream_head_end(data):
+                self.client.write_apart(data[:end], data[end:])
+            else:
+                self.client.write(data)  # first pass it on, then read it
+            self._read(lambda responses: responses.feed(data))
+            return
+        # A client's bytes are read first: a request that can cause effects is held until its head is stored.
+        self.requests.mark_arrival()
+        self._read(lambda responses: responses.upgraded_input(len(data)) if responses.upgraded
+                   else self.requests.feed(data))
         if self.daemon.transport is None:
             self.early.append(data)  # decrypted TLS bytes can come before the daemon's connection is made
-        elif side is self.daemon and (end := raw_stream_head_end(data)):
-            self.client.write_apart(data[:end], data[end:])
         else:
-            self.peer(side).write(data)  # first pass it on, then read it
-        if side is self.daemon:
-            self._read(lambda responses: responses.feed(data))
-        else:
-            self._read(lambda responses: responses.upgraded_input(len(data)) if responses.upgraded
-                       else self.requests.feed(data))
+            self.daemon.write(data)
 
     def _read(self, step: Callable[[ResponseReader], None]) -> None:
         if self.responses is None or self.reading_failed:

@@ -9,11 +9,11 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from archviz import actions
+from archviz import actions, frames
 from archviz.architecture.gather import host_from_query, map_state
 from archviz.broadcast import INVENTORY_GROUP, LIVE_GROUP
-from archviz.frames import FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
-from archviz.metrics import RESYNCS, WEBSOCKET_CLIENTS
+from archviz.frames import ClientFrame, FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
+from archviz.metrics import BEHIND_CLOSED, RESYNCS, WEBSOCKET_CLIENTS
 from archviz.query import QueryError
 from archviz.snapshot import inventory_snapshot, live_snapshot, watcher_states
 
@@ -26,9 +26,9 @@ MAX_QUERY_FIELDS = 8
 
 
 @database_sync_to_async
-def _snapshot() -> str:
+def _snapshot() -> tuple[int, str]:
     observations, seq, diagram = live_snapshot(settings.ARCHVIZ_SNAPSHOT_SIZE)
-    return snapshot_frame(observations, watcher_states(), seq, diagram)
+    return seq, snapshot_frame(observations, watcher_states(), seq, diagram)
 
 
 @database_sync_to_async
@@ -75,12 +75,18 @@ class SnapshotConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
-            parse_client_frame(text_data, bytes_data)
+            frame = parse_client_frame(text_data, bytes_data)
         except FrameError as error:
             await self.send(text_data=error_frame(str(error)))
             return
-        RESYNCS.labels(self.socket_name).inc()
-        await self.send(text_data=await self.snapshot())
+        if frame.type == "resync":
+            RESYNCS.labels(self.socket_name).inc()
+            await self.send(text_data=await self.snapshot())
+        else:
+            self.acknowledged(frame)
+
+    def acknowledged(self, frame: ClientFrame) -> None:
+        """The browser says how far it has applied what it was sent (only the live socket keeps count)."""
 
 
 class LiveConsumer(SnapshotConsumer):
@@ -88,11 +94,26 @@ class LiveConsumer(SnapshotConsumer):
 
     group_names = (LIVE_GROUP,)
     socket_name = "live"
+    applied = 0  # the newest publication the browser says it has (a snapshot counts as applied when sent)
+    behind = False
 
     async def snapshot(self) -> str:
-        return await _snapshot()
+        seq, frame = await _snapshot()
+        self.applied = max(self.applied, seq)
+        return frame
+
+    def acknowledged(self, frame: ClientFrame) -> None:
+        self.applied = max(self.applied, frame.seq)
 
     async def observations_added(self, message: dict[str, Any]) -> None:
+        if self.behind:
+            return
+        if message["seq"] - self.applied > frames.LAG_LIMIT:
+            # The browser does not read (or not fast enough): stop queueing for it; it reconnects to a snapshot.
+            self.behind = True
+            BEHIND_CLOSED.labels(self.socket_name).inc()
+            await self.close(code=frames.RESYNC_CLOSE, reason="resync: this page fell behind")
+            return
         await self.send(text_data=observations_frame(message["seq"], message["observations"], message["sequence"]))
 
 

@@ -10,24 +10,40 @@ snapshot):
 published with, or what one publication adds to it (see archviz.sequence).
   {"type": "error", "error": "what was wrong with the frame the browser sent"}
 Browser -> server:
-  {"type": "resync"}   send me a fresh snapshot
+  {"type": "resync"}          send me a fresh snapshot
+  {"type": "ack", "seq": N}   I have applied everything up to publication N (the live page says so every
+                              ACK_EVERY frames): a socket whose browser falls more than LAG_LIMIT publications
+                              behind is closed with RESYNC_CLOSE, and the page reconnects to a fresh snapshot,
+                              rather than the server keeping an ever longer queue for a browser that does not read.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 MAX_CLIENT_FRAME = 4096
-CLIENT_TYPES = frozenset({"resync"})
+# What each type of browser frame carries besides its type.
+CLIENT_FIELDS: dict[str, frozenset[str]] = {"resync": frozenset(), "ack": frozenset({"seq"})}
+ACK_EVERY = 50
+LAG_LIMIT = 1000
+# The close code (in the range kept for applications) of a socket whose browser fell too far behind.
+RESYNC_CLOSE = 4001
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    type: str
+    seq: int = 0
 
 
 class FrameError(ValueError):
     """A frame from a browser that archviz cannot act on; the message says why."""
 
 
-def parse_client_frame(text: str | None, data: bytes | None) -> str:
-    """Check a frame from a browser and return its type, or raise FrameError."""
+def parse_client_frame(text: str | None, data: bytes | None) -> ClientFrame:
+    """Check a frame from a browser and return it, or raise FrameError."""
     if text is None:
         raise FrameError("binary frames are not accepted: send JSON text such as {\"type\": \"resync\"}")
     if len(text) > MAX_CLIENT_FRAME:
@@ -41,11 +57,16 @@ def parse_client_frame(text: str | None, data: bytes | None) -> str:
     if not isinstance(frame, dict):
         raise FrameError("frame must be a JSON object with a \"type\"")
     kind = frame.get("type")
-    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        raise FrameError(f"unknown frame type {str(kind)[:40]!r}: the only one is \"resync\"")
-    if set(frame) != {"type"}:
-        raise FrameError(f"unexpected fields in {kind} frame: {', '.join(sorted(set(frame) - {'type'}))[:200]}")
-    return kind
+    if not isinstance(kind, str) or kind not in CLIENT_FIELDS:
+        raise FrameError(f"unknown frame type {str(kind)[:40]!r}: send \"resync\" or \"ack\"")
+    if unexpected := set(frame) - {"type"} - CLIENT_FIELDS[kind]:
+        raise FrameError(f"unexpected fields in {kind} frame: {', '.join(sorted(map(str, unexpected)))[:200]}")
+    if missing := CLIENT_FIELDS[kind] - set(frame):
+        raise FrameError(f"{kind} frame lacks {', '.join(sorted(missing))}")
+    seq = frame.get("seq", 0)
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 1 << 63:
+        raise FrameError("seq must be a publication number: a whole number from 0")
+    return ClientFrame(kind, seq)
 
 
 def snapshot_frame(observations: list[dict[str, Any]], watchers: list[dict[str, Any]], seq: int,

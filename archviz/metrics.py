@@ -19,6 +19,9 @@ PUBLISH_LATENCY = Histogram(
 WEBSOCKET_CLIENTS = Gauge("archviz_websocket_clients", "Open websockets on this process, by socket", ["socket"])
 RESYNCS = Counter(
     "archviz_resyncs", "Fresh snapshots browsers asked for (after a missed frame), by socket", ["socket"])
+BEHIND_CLOSED = Counter(
+    "archviz_sockets_closed_behind",
+    "Live sockets closed because their browser fell too far behind (it reconnects to a fresh snapshot)", ["socket"])
 LEADING = Gauge("archviz_publisher_leading", "1 while this process is the one that publishes")
 UNPUBLISHED = Gauge(
     "archviz_unpublished_observations", "Observations stored but not yet published (read from the store)")

@@ -31,6 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Origin
 
+from archviz.frames import ACK_EVERY
 from archviz.snapshot import merged
 
 ROOT_ONLY_USER = "postgres"
@@ -186,6 +187,7 @@ class LiveClient:
         self.resyncs = 0
         self.reconnects = 0
         self._seq = 0  # the last publication applied
+        self._acknowledged = 0
 
     @property
     def seq(self) -> int:
@@ -213,7 +215,7 @@ class LiveClient:
                 await asyncio.sleep(0.25)
         assert frame["type"] == "snapshot", frame
         self.frames.append(frame)
-        self._seq = frame["seq"]
+        self._seq = self._acknowledged = frame["seq"]
 
     async def receive(self, timeout: float = 15) -> dict[str, Any]:
         assert self.socket is not None
@@ -228,6 +230,11 @@ class LiveClient:
         self.frames.append(frame)
         if frame["type"] == "snapshot" or frame["type"] == "observations" and frame["seq"] == self._seq + 1:
             self._seq = frame["seq"]
+            if frame["type"] == "snapshot":
+                self._acknowledged = self._seq
+            elif self._seq - self._acknowledged >= ACK_EVERY:  # as the live page says how far it is
+                self._acknowledged = self._seq
+                await self.socket.send(json.dumps({"type": "ack", "seq": self._seq}))
         elif frame["type"] == "observations" and frame["seq"] > self._seq + 1 and self.follow:
             self.resyncs += 1
             await self.socket.send(json.dumps({"type": "resync"}))

@@ -4,11 +4,15 @@ import json
 
 import pytest
 
-from archviz.frames import MAX_CLIENT_FRAME, FrameError, observations_frame, parse_client_frame
+from archviz.frames import MAX_CLIENT_FRAME, ClientFrame, FrameError, observations_frame, parse_client_frame
 
 
 def test_a_resync_request_is_understood() -> None:
-    assert parse_client_frame('{"type": "resync"}', None) == "resync"
+    assert parse_client_frame('{"type": "resync"}', None) == ClientFrame("resync")
+
+
+def test_an_acknowledgement_names_the_publication_the_browser_applied() -> None:
+    assert parse_client_frame('{"type": "ack", "seq": 1234}', None) == ClientFrame("ack", 1234)
 
 
 @pytest.mark.parametrize(
@@ -26,9 +30,18 @@ def test_a_resync_request_is_understood() -> None:
         ('{"kind": "resync"}', None, "unknown frame type"),
         ('{"type": "resync", "since": 0}', None, "unexpected fields"),
         ('{"type": "resync"', None, "not JSON"),
+        ('{"type": "ack"}', None, "lacks seq"),
+        ('{"type": "ack", "seq": -1}', None, "whole number"),
+        ('{"type": "ack", "seq": "12"}', None, "whole number"),
+        ('{"type": "ack", "seq": 1.5}', None, "whole number"),
+        ('{"type": "ack", "seq": true}', None, "whole number"),
+        ('{"type": "ack", "seq": 1e400}', None, "whole number"),
+        ('{"type": "ack", "seq": 99999999999999999999999}', None, "whole number"),
+        ('{"type": "ack", "seq": 1, "all": true}', None, "unexpected fields"),
     ],
     ids=["binary", "bare-word", "empty", "huge", "deep-and-large", "deep", "array", "unknown-type",
-         "type-not-string", "no-type", "extra-field", "truncated"],
+         "type-not-string", "no-type", "extra-field", "truncated", "ack-without-seq", "ack-negative",
+         "ack-string", "ack-fraction", "ack-boolean", "ack-infinite", "ack-huge", "ack-extra-field"],
 )
 def test_broken_and_hostile_frames_are_refused_with_a_reason(
     text: str | None, data: bytes | None, message: str

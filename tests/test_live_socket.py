@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
+from archviz import frames
 from archviz.lab import Lab
+from archviz.observation import Observation, Source
+from archviz.publish import publish
 from dashboard.asgi import application
 from tests.conftest import run_container
 from tests.lab_helpers import RunningWatcher, eventually, stored
@@ -102,3 +107,31 @@ async def test_with_login_required_an_anonymous_socket_is_refused(path: str) -> 
     communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
     ok, _ = await communicator.connect()
     assert not ok
+
+
+def container_created(number: int) -> Observation:
+    return Observation(time_ns=time.time_ns(), source=Source.DAEMON, host="unix:///var/run/docker.sock",
+                       kind="container-create", subject=f"c{number}",
+                       attributes={"name": f"c{number}", "image": "busybox"}, key=f"behind-{number}")
+
+
+async def test_a_page_that_falls_behind_is_closed_to_resync_and_one_that_keeps_up_is_sent_everything(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "LAG_LIMIT", 3)
+    reading, idle = await connected(), await connected()
+    for communicator in (reading, idle):
+        assert (await communicator.receive_json_from())["type"] == "snapshot"
+    received = []
+    for number in range(1, 7):
+        await database_sync_to_async(publish)([container_created(number)])
+        frame = await reading.receive_json_from()
+        received.append(frame["seq"])
+        await reading.send_json_to({"type": "ack", "seq": frame["seq"]})
+    assert received == [1, 2, 3, 4, 5, 6]
+
+    # The page that never said how far it was got what the limit allows, then a close that tells it to resync.
+    assert [(await idle.receive_json_from())["seq"] for _ in range(3)] == [1, 2, 3]
+    closed = await idle.receive_output()
+    assert closed == {"type": "websocket.close", "code": frames.RESYNC_CLOSE,
+                      "reason": "resync: this page fell behind"}
+    await reading.disconnect()

@@ -274,6 +274,11 @@ document.addEventListener("keydown", (event) => {
 
 // The socket ----------------------------------------------------------------------------------------
 
+// The page says every ACK_EVERY publications how far it has applied them (archviz/frames.py): the server closes a
+// socket whose page falls too far behind, and the page reconnects to a fresh snapshot.
+const ACK_EVERY = 50;
+let acknowledged = 0;
+
 const socket = openSocket("/ws/live/", {
   onFrame(frame) {
     if (frame.type === "error") {
@@ -287,6 +292,11 @@ const socket = openSocket("/ws/live/", {
     }
     if (!result.applied) return;
     state = result.state;
+    if (frame.type === "snapshot") acknowledged = state.seq;
+    else if (state.seq - acknowledged >= ACK_EVERY) {
+      acknowledged = state.seq;
+      socket.send({ type: "ack", seq: state.seq });
+    }
     if (frame.type === "snapshot") {
       diagram = emptyDiagram(diagram.filter);
       applySequence(diagram, frame.sequence);

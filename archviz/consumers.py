@@ -9,10 +9,18 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from archviz import actions, frames
+from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
 from archviz.broadcast import INVENTORY_GROUP, LIVE_GROUP
-from archviz.frames import ClientFrame, FrameError, error_frame, observations_frame, parse_client_frame, snapshot_frame
+from archviz.frames import (
+    RESYNC_CLOSE,
+    ClientFrame,
+    FrameError,
+    error_frame,
+    observations_frame,
+    parse_client_frame,
+    snapshot_frame,
+)
 from archviz.metrics import BEHIND_CLOSED, RESYNCS, WEBSOCKET_CLIENTS
 from archviz.query import QueryError
 from archviz.snapshot import inventory_snapshot, live_snapshot, watcher_states
@@ -108,11 +116,11 @@ class LiveConsumer(SnapshotConsumer):
     async def observations_added(self, message: dict[str, Any]) -> None:
         if self.behind:
             return
-        if message["seq"] - self.applied > frames.LAG_LIMIT:
+        if message["seq"] - self.applied > settings.ARCHVIZ_SOCKET_LAG_LIMIT:
             # The browser does not read (or not fast enough): stop queueing for it; it reconnects to a snapshot.
             self.behind = True
             BEHIND_CLOSED.labels(self.socket_name).inc()
-            await self.close(code=frames.RESYNC_CLOSE, reason="resync: this page fell behind")
+            await self.close(code=RESYNC_CLOSE, reason="resync: this page fell behind")
             return
         await self.send(text_data=observations_frame(message["seq"], message["observations"], message["sequence"]))
 

@@ -12,9 +12,10 @@ published with, or what one publication adds to it (see archviz.sequence).
 Browser -> server:
   {"type": "resync"}          send me a fresh snapshot
   {"type": "ack", "seq": N}   I have applied everything up to publication N (the live page says so every
-                              ACK_EVERY frames): a socket whose browser falls more than LAG_LIMIT publications
-                              behind is closed with RESYNC_CLOSE, and the page reconnects to a fresh snapshot,
-                              rather than the server keeping an ever longer queue for a browser that does not read.
+                              ACK_EVERY frames): a socket whose browser falls more than ARCHVIZ_SOCKET_LAG_LIMIT
+                              publications behind is closed with RESYNC_CLOSE, and the page reconnects to a fresh
+                              snapshot, rather than the server keeping an ever longer queue for a browser that does
+                              not read.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ MAX_CLIENT_FRAME = 4096
 # What each type of browser frame carries besides its type.
 CLIENT_FIELDS: dict[str, frozenset[str]] = {"resync": frozenset(), "ack": frozenset({"seq"})}
 ACK_EVERY = 50
-LAG_LIMIT = 1000
 # The close code (in the range kept for applications) of a socket whose browser fell too far behind.
 RESYNC_CLOSE = 4001
 

@@ -115,6 +115,9 @@ def database_from_url(url: str) -> dict[str, object]:
 REDIS_BLOCKING_POP = 5
 REDIS_SOCKET_TIMEOUT = REDIS_BLOCKING_POP + 10
 REDIS_CONNECT_TIMEOUT = 5
+# redis-py 8 refuses a command when 100 of a pool's connections are busy (MaxConnectionsError) rather than waiting:
+# 100 pages connecting to one web process at once (each joining its group) broke at the 101st (bench/scaleout.py).
+REDIS_MAX_CONNECTIONS = 1000
 
 
 def channel_layer(redis_url: str) -> dict[str, object]:
@@ -124,7 +127,7 @@ def channel_layer(redis_url: str) -> dict[str, object]:
     if urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(f"REDIS_URL={redis_url!r} is not a Redis URL: use redis://host:6379/0.")
     host = {"address": redis_url, "socket_timeout": REDIS_SOCKET_TIMEOUT,
-            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "max_connections": REDIS_MAX_CONNECTIONS}
     return {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}
 
 

@@ -59,6 +59,7 @@ ARCHVIZ_ALLOW_ACTIONS = env_bool("ARCHVIZ_ALLOW_ACTIONS", False)
 ARCHVIZ_REQUIRE_LOGIN = env_bool("ARCHVIZ_REQUIRE_LOGIN", False)
 # How many of the newest observations a browser receives when it (re)connects.
 ARCHVIZ_SNAPSHOT_SIZE = env_int("ARCHVIZ_SNAPSHOT_SIZE", 200, minimum=1, maximum=5000)
+ARCHVIZ_SOCKET_LAG_LIMIT = env_int("ARCHVIZ_SOCKET_LAG_LIMIT", 1000, minimum=100, maximum=1_000_000)
 # A session file (`manage.py session import`, the import button) is refused past this many bytes or observations.
 ARCHVIZ_SESSION_MAX_BYTES = env_int("ARCHVIZ_SESSION_MAX_BYTES", 20 * 1024 * 1024, minimum=1024, maximum=1 << 30)
 ARCHVIZ_SESSION_MAX_OBSERVATIONS = env_int("ARCHVIZ_SESSION_MAX_OBSERVATIONS", 100_000, minimum=1,

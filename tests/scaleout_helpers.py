@@ -275,3 +275,30 @@ class LiveClient:
                 applied.append(frame["sequence"])
                 seq = frame["seq"]
         return merged(applied, 0)
+
+
+async def idle_client(port: int) -> ClientConnection:
+    """A browser tab that stopped reading: it takes one frame into its queue and then reads nothing."""
+    socket = await connect(f"ws://127.0.0.1:{port}/ws/live/", origin=Origin("http://127.0.0.1"), proxy=None,
+                           max_size=None, max_queue=1, ping_interval=None)
+    return socket
+
+
+async def how_it_ended(socket: ClientConnection) -> str:
+    """Read what the idle client was sent, to its end: how the server closed it, after how many frames."""
+    frames = 0
+    try:
+        while True:
+            await asyncio.wait_for(socket.recv(), 30)
+            frames += 1
+    except ConnectionClosed as closed:
+        return f"closed by the server with {closed.rcvd.code if closed.rcvd else 'no code'} after {frames} frames"
+    except TimeoutError:
+        await socket.close()
+        return f"still open after {frames} frames"
+
+
+def in_order(client: LiveClient) -> bool:
+    """The client was sent the publications in their order (never one twice, never an older after a newer)."""
+    seqs = [frame["seq"] for frame in client.deltas()]
+    return all(later > earlier for earlier, later in zip(seqs, seqs[1:], strict=False))

@@ -27,6 +27,9 @@ from archviz.tap.listen import Names, TcpAddress, is_loopback, listen_at, plain_
 from archviz.tap.proxy import Tap
 from archviz.watcher import DaemonWatcher, docker_host, watched_hosts
 
+# The largest websocket message serve sends or takes (a live snapshot of 5,000 observations is about 1.2 MB).
+WEBSOCKET_MESSAGE_LIMIT = 32 * 1024 * 1024
+
 SETTINGS = Names(address="ARCHVIZ_TAP_SOCKET", ca="ARCHVIZ_TAP_TLS_CA", cert="ARCHVIZ_TAP_TLS_CERT",
                  key="ARCHVIZ_TAP_TLS_KEY", insecure="ARCHVIZ_TAP_INSECURE_LOOPBACK=1")
 
@@ -112,6 +115,11 @@ class Command(BaseCommand):
             signal_handlers=True,
             ready_callable=started,
             verbosity=0,
+            # daphne's 1 MiB default also limits what is sent: a live snapshot of ARCHVIZ_SNAPSHOT_SIZE=5000
+            # observations is larger, and was refused with 1011 (bench/scaleout.py). What a browser may send is
+            # checked by archviz (archviz.frames: 4 KiB).
+            websocket_max_message_size=WEBSOCKET_MESSAGE_LIMIT,
+            websocket_max_frame_size=WEBSOCKET_MESSAGE_LIMIT,
         )
         server.run()
 

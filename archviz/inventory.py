@@ -18,6 +18,7 @@ import docker
 from docker.errors import NotFound
 
 from archviz.lab.hub import DESCRIPTION, STAND_IN_MARK
+from archviz.secrets import mask_command
 
 KINDS = ("image", "container", "network", "volume")
 _EXITED = re.compile(r"^Exited \((?P<code>-?\d+)\)")
@@ -36,7 +37,9 @@ def image_layers(history: list[dict[str, Any]], diff_ids: list[str]) -> list[Ite
     steps = [step for step in reversed(history)
              if not ("#(nop)" in (step.get("CreatedBy") or "") and not step.get("Size"))]
     if len(steps) == len(diff_ids):
-        return [{"id": layer, "size": step.get("Size"), "created_by": step.get("CreatedBy") or step.get("Comment", "")}
+        # A classic build's step records the build arguments it used (`|1 API_TOKEN=… /bin/sh -c …`): masked.
+        return [{"id": layer, "size": step.get("Size"),
+                 "created_by": mask_command(step.get("CreatedBy") or step.get("Comment", ""))}
                 for layer, step in zip(diff_ids, steps, strict=True)]
     return [{"id": layer, "size": None, "created_by": ""} for layer in diff_ids]
 

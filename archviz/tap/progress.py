@@ -152,7 +152,7 @@ class BuildProgress(JsonLines):
                          {"step": int(step["step"]), "steps": int(step["steps"]),
                           "instruction": mask_command(step["instruction"])[:500]})
         elif "error" in line:
-            self.observe("api-build-step", "failed", {"error": str(line["error"])[:500]})
+            self.observe("api-build-step", "failed", {"error": mask_command(str(line["error"]))[:500]})
 
 
 def decoder_for(request: Request, exchange: Exchange, host: str, emit: Emit, broadcast: Broadcast

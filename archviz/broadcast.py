@@ -60,16 +60,17 @@ def _calling_event_loop() -> asyncio.AbstractEventLoop | None:
 
 
 _order = threading.Lock()
-_previous: Future[None] | None = None
+_previous: tuple[asyncio.AbstractEventLoop, Future[None]] | None = None
 
 
 def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, group: str,
                    message: dict[str, Any]) -> None:
     """Hand the send to the event loop without waiting for it (the committing request need not wait for the
-    browsers), but strictly after the previous send, so that frames keep the order of the commits."""
+    browsers), but strictly after the previous send on the same loop, so that frames keep the order of the
+    commits. (A send handed to a loop that stopped before running it never ends: it is not waited for.)"""
     global _previous
     with _order:
-        previous = _previous
+        previous = _previous[1] if _previous is not None and _previous[0] is loop else None
 
         async def send() -> None:
             if previous is not None:
@@ -78,4 +79,4 @@ def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, gro
                     await asyncio.wrap_future(previous)
             await layer.group_send(group, message)
 
-        _previous = asyncio.run_coroutine_threadsafe(send(), loop)
+        _previous = (loop, asyncio.run_coroutine_threadsafe(send(), loop))

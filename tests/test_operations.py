@@ -112,5 +112,5 @@ async def test_metrics_count_open_websockets_and_the_snapshots_browsers_ask_for_
 def test_every_metric_is_documented() -> None:
     readme = (ROOT / "README.md").read_text()
     names = [m.describe()[0].name for m in vars(metrics).values() if isinstance(m, MetricWrapperBase)]
-    assert len(names) == 7
+    assert "archviz_publications" in names and "archviz_sockets_closed_behind" in names
     assert [name for name in names if f"`{name}" not in readme] == []

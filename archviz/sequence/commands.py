@@ -192,12 +192,13 @@ def title(command: Command) -> str:
     """The command one client typed, as well as its requests tell."""
     if not command.spans:
         return command.program
-    row, _ = min(((_row_of(s.method, s.path), s) for s in command.spans), key=lambda pair: pair[0])
+    rows = [_row_of(s.method, s.path) for s in command.spans]
+    row = min(rows)
     if row == len(COMMANDS):
         return command.program
     name = COMMANDS[row][2]
-    said = list(dict.fromkeys(" ".join(name(command, s).split()) for s in command.spans
-                              if _row_of(s.method, s.path) == row))
+    said = list(dict.fromkeys(" ".join(name(command, s).split())
+                              for s, its in zip(command.spans, rows, strict=True) if its == row))
     # One command on several objects (`docker rm -f web1 web2`) makes one request per object, all at once: the
     # order they arrive in says nothing of the order they were typed in, so they are named in sorted order.
     verb = said[0].rsplit(" ", 1)[0]

@@ -14,12 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from archviz import actions, readiness
 from archviz.architecture.gather import host_from_query, map_state
+from archviz.audit.charts import charts
 from archviz.audit.query import (
     ALL_ACTIONS,
     PAGE_SIZE,
     AuditFilter,
     blobs_query,
-    chart,
     export_lines,
     page,
     parse_cursor,
@@ -267,8 +267,9 @@ def registry_events(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def registry_chart(request: HttpRequest) -> JsonResponse:
+    """The audit page's charts over the filter of the query string (archviz.audit.charts)."""
     try:
-        return JsonResponse(chart(AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS))))
+        return JsonResponse(charts(AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS))))
     except QueryError as error:
         return _error(str(error), 400)
 

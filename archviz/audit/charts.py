@@ -43,11 +43,11 @@ def _line() -> Case:
     return Case(When(request_method="HEAD", then=Value("check")), default=F("action"), output_field=CharField())
 
 
-def _top(rows: QuerySet[AuditEvent], field: str) -> dict[str, Any]:
+def _top(rows: QuerySet[AuditEvent], field: str, lines: list[str]) -> dict[str, Any]:
     """The TOP busiest values of `field` (repository, actor), each counted per action, and how many others."""
     ranked = rows.values(field).annotate(n=Count("id")).order_by("-n", field)
     names = [group[field] for group in ranked[:TOP]]
-    counts = {line: [0] * len(names) for line in LINES}
+    counts = {line: [0] * len(names) for line in lines}
     place = {name: index for index, name in enumerate(names)}
     for group in rows.filter(**{f"{field}__in": names}).annotate(line=_line()).values(field, "line") \
             .annotate(n=Count("id")):
@@ -56,7 +56,7 @@ def _top(rows: QuerySet[AuditEvent], field: str) -> dict[str, Any]:
 
 
 def charts(audit_filter: AuditFilter) -> dict[str, Any]:
-    """The three charts' counts. Only the actions that occur are listed in `lines`; all LINES are in `counts`."""
+    """The three charts' counts, per action in `lines`: the actions that occur, in the order of LINES."""
     rows = audit_filter.queryset().order_by()
     span = rows.aggregate(first=Min("time_ns"), last=Max("time_ns"), total=Count("id"))
     if not span["total"]:
@@ -68,10 +68,11 @@ def charts(audit_filter: AuditFilter) -> dict[str, Any]:
     for group in rows.annotate(line=_line(), bucket=(F("time_ns") - start) / width).values("line", "bucket") \
             .annotate(n=Count("id")):
         over_time[group["line"]][int(group["bucket"])] += group["n"]
+    lines = [line for line in LINES if any(over_time[line])]
     return {
         "total": span["total"],
-        "lines": [line for line in LINES if any(over_time[line])],
-        "time": {"start_ns": str(start), "bucket_ns": str(width), "counts": over_time},
-        "repositories": _top(rows, "repository"),
-        "actors": _top(rows, "actor"),
+        "lines": lines,
+        "time": {"start_ns": str(start), "bucket_ns": str(width), "counts": {line: over_time[line] for line in lines}},
+        "repositories": _top(rows, "repository", lines),
+        "actors": _top(rows, "actor", lines),
     }

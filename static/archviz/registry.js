@@ -14,8 +14,10 @@ const SELECTORS = {
   table: "table.audit-table", older: "nav.pages a[rel=next]", empty: ".audit .empty",
 };
 const $ = (selector) => document.querySelector(selector);
-// Charts are counted again at most this often while events arrive.
+// Charts are counted again at most once a second while events arrive, and after waiting five times as long as the
+// last count took (a count that took the server 2 s waits 10 s): a large audit trail must not keep it busy.
 const CHART_EVERY_MS = 1000;
+const CHART_WAIT_FACTOR = 5;
 const SAID = {
   live: "New events appear at the top as registries send them.",
   paused: (count) => (count ? `Paused: ${count} new event${count === 1 ? "" : "s"} wait — resume to show them.`
@@ -27,23 +29,36 @@ for (const cell of document.querySelectorAll("td.size[data-bytes]")) cell.textCo
 
 const charts = $(SELECTORS.charts);
 let chartTimer = null;
+let chartAgain = false; // events arrived while the charts were being counted
+let chartWait = CHART_EVERY_MS;
 
 async function loadCharts() {
+  const started = performance.now();
   const response = await fetch(charts.dataset.chartUrl);
   if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
   drawCharts(charts, await response.json());
+  chartWait = Math.max(CHART_EVERY_MS, (performance.now() - started) * CHART_WAIT_FACTOR);
 }
 
+const chartFailed = (error) => { charts.dataset.error = String(error); };
+
 function chartsSoon() {
-  if (!charts || chartTimer !== null) return;
+  if (!charts) return;
+  if (chartTimer !== null) {
+    chartAgain = true;
+    return;
+  }
   chartTimer = setTimeout(() => {
-    chartTimer = null;
-    loadCharts().catch((error) => { charts.dataset.error = String(error); });
-  }, CHART_EVERY_MS);
+    chartAgain = false;
+    loadCharts().catch(chartFailed).finally(() => {
+      chartTimer = null;
+      if (chartAgain) chartsSoon();
+    });
+  }, chartWait);
 }
 
 if (charts) {
-  loadCharts().catch((error) => { charts.dataset.error = String(error); });
+  loadCharts().catch(chartFailed);
   new ResizeObserver(() => resizeCharts(charts)).observe(charts);
 }
 

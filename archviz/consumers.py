@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs, parse_qsl
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -11,6 +11,8 @@ from django.conf import settings
 
 from archviz import actions
 from archviz.architecture.gather import host_from_query, map_state
+from archviz.audit import tail
+from archviz.audit.query import AuditFilter
 from archviz.broadcast import INVENTORY_GROUP, LIVE_GROUP
 from archviz.frames import (
     RESYNC_CLOSE,
@@ -22,7 +24,7 @@ from archviz.frames import (
     snapshot_frame,
 )
 from archviz.metrics import BEHIND_CLOSED, RESYNCS, WEBSOCKET_CLIENTS
-from archviz.query import QueryError
+from archviz.query import QueryError, parameters
 from archviz.snapshot import inventory_snapshot, live_snapshot, watcher_states
 
 # The map asks for a fresh state at most this often while things change (inventory, clients, registry contents).
@@ -218,3 +220,46 @@ class MapConsumer(SnapshotConsumer):
 
     async def pull_progress(self, message: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps({"type": "map-pull", "pull": message["pull"]}))
+
+
+def _audit_filter(scope: dict[str, Any]) -> AuditFilter:
+    """The audit page's filter, from the socket's query string, checked as the page checks it."""
+    try:
+        lists = parse_qs(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True,
+                         max_num_fields=len(AuditFilter.PARAMETERS))
+    except ValueError:
+        raise QueryError(f"too many query parameters: this socket takes {', '.join(AuditFilter.PARAMETERS)}") from None
+    return AuditFilter.from_query(parameters(lists, AuditFilter.PARAMETERS))
+
+
+class AuditConsumer(SnapshotConsumer):
+    """/ws/audit/[?filter]: the audit page's live tail. A snapshot (`audit-snapshot`: the newest page of the filter
+    and the number of the newest publication), then, for every publication of the live group, an `audit` frame with
+    the same number and the audit rows of the filter it brought (none for most): a browser that sees a number
+    skipped asks for a fresh snapshot, as the live page does. A bad filter gets an error frame and code 4400."""
+
+    group_names = (LIVE_GROUP,)
+    socket_name = "audit"
+    audit_filter = AuditFilter()
+
+    async def connect(self) -> None:
+        if not self.allowed():
+            await self.close()
+            return
+        try:
+            self.audit_filter = _audit_filter(self.scope)
+        except QueryError as error:
+            await self.accept()
+            await self.send(text_data=error_frame(str(error)))
+            await self.close(code=4400)
+            return
+        await self.join()
+
+    async def snapshot(self) -> str:
+        return json.dumps(await database_sync_to_async(tail.snapshot)(self.audit_filter))
+
+    async def observations_added(self, message: dict[str, Any]) -> None:
+        frame: dict[str, Any] = {"type": "audit", "seq": message["seq"]}
+        if any(o["source"] == "registry" for o in message["observations"]):
+            frame["events"] = await database_sync_to_async(tail.added)(self.audit_filter, message["observations"])
+        await self.send(text_data=json.dumps(frame))

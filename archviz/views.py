@@ -14,12 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from archviz import actions, readiness
 from archviz.architecture.gather import host_from_query, map_state
+from archviz.audit.charts import charts
 from archviz.audit.query import (
     ALL_ACTIONS,
     PAGE_SIZE,
     AuditFilter,
     blobs_query,
-    chart,
     export_lines,
     page,
     parse_cursor,
@@ -208,6 +208,9 @@ def sequence_mermaid(request: HttpRequest) -> HttpResponse:
 # The registry audit trail ---------------------------------------------------------------------------
 
 PAGE_PARAMETERS = (*AuditFilter.PARAMETERS, "before")
+# The audit page's charts (static/archviz/audit-charts.js draws each from /api/registry/chart).
+AUDIT_CHARTS = (("time", "Events over time, by action (UTC)"), ("repositories", "The busiest repositories"),
+                ("actors", "Events per actor (the user the registry authenticated)"))
 API_PARAMETERS = (*PAGE_PARAMETERS, "limit")
 
 
@@ -244,6 +247,7 @@ def registry_page(request: HttpRequest) -> HttpResponse:
         "first_page": "before" in request.GET, "actions": ALL_ACTIONS, "target_kinds": TARGET_KINDS,
         "sources": SOURCES, "registry_token_set": bool(settings.ARCHVIZ_REGISTRY_TOKEN), "hook_path": HOOK_PATH,
         "harbor_auth_set": bool(settings.ARCHVIZ_HARBOR_AUTH), "harbor_hook_path": HARBOR_HOOK_PATH, **deliveries,
+        "charts": AUDIT_CHARTS, "lab_registry": _lab_registry(),
     })
 
 
@@ -267,8 +271,9 @@ def registry_events(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def registry_chart(request: HttpRequest) -> JsonResponse:
+    """The audit page's charts over the filter of the query string (archviz.audit.charts)."""
     try:
-        return JsonResponse(chart(AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS))))
+        return JsonResponse(charts(AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS))))
     except QueryError as error:
         return _error(str(error), 400)
 

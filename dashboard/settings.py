@@ -77,6 +77,8 @@ ARCHVIZ_LAB_DIR = Path(env_str("ARCHVIZ_LAB_DIR", "/tmp/archviz-lab"))
 ARCHVIZ_LAB_REGISTRY_PORT = env_int("ARCHVIZ_LAB_REGISTRY_PORT", 5000, minimum=1, maximum=65535)
 # The loopback port of the lab's second registry, the one that asks for a login.
 ARCHVIZ_LAB_AUTH_REGISTRY_PORT = env_int("ARCHVIZ_LAB_AUTH_REGISTRY_PORT", 5001, minimum=1, maximum=65535)
+# The loopback port of the lab's distribution 3 registry (when ../shared/bin/registry-v3 is there); 0: none.
+ARCHVIZ_LAB_V3_REGISTRY_PORT = env_int("ARCHVIZ_LAB_V3_REGISTRY_PORT", 5002, minimum=0, maximum=65535)
 
 INSTALLED_APPS = [
     "daphne",

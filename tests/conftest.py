@@ -2,8 +2,9 @@
 
 - a newcomer, who runs the dashboard against whatever DOCKER_HOST says, possibly nothing;
 - a viewer, an anonymous browser on the live page;
-- the lab: a real dockerd and two registries (one open to all, one that asks for a login), started once
-  per test session on a private socket and free loopback ports, and stopped (leaving nothing running) at the end;
+- the lab: a real dockerd and its registries (distribution 2.8.2 open to all and one that asks for a login, and
+  distribution 3.1.1 with two users where ../shared holds it), started once per test session on a private socket
+  and free loopback ports, and stopped (leaving nothing running) at the end;
 - an operator scaling out: a private PostgreSQL cluster and redis-server, likewise started once per session.
 """
 
@@ -105,7 +106,8 @@ def lab(sink: NotificationSink, webhook_port: int) -> Iterator[Lab]:
     # A short path under /tmp: a unix socket path must stay under 108 bytes.
     the_lab = Lab(Path(tempfile.mkdtemp(prefix="avlab-", dir="/tmp")), registry_port=free_port(),
                   auth_registry_port=free_port(),
-                  webhooks=(f"http://127.0.0.1:{webhook_port}/hooks/registry/", sink.url))
+                  webhooks=(f"http://127.0.0.1:{webhook_port}/hooks/registry/", sink.url),
+                  v3_registry_port=free_port())
     try:
         the_lab.up(say=lambda line: None)
         yield the_lab
@@ -285,6 +287,17 @@ def webhook_dashboard(data_dir: Path, token: str, extra_env: dict[str, str] | No
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+@pytest.fixture
+def registry_dashboard(lab: Lab, webhook_port: int, tmp_path: Path) -> Iterator[Dashboard]:
+    """`manage.py serve` on the port the lab's registries notify, with their token, in its own database."""
+    env = dashboard_env(tmp_path, lab.docker_host) | {"ARCHVIZ_REGISTRY_TOKEN": lab.webhook_token}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    dashboard = Dashboard(f"http://127.0.0.1:{webhook_port}", start_serve(webhook_port, env), tmp_path,
+                          webhook_port, env)
+    yield dashboard
+    dashboard.stop()
 
 
 @pytest.fixture

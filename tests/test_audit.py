@@ -124,14 +124,6 @@ def test_the_api_pages_with_a_next_link(client: Client) -> None:
     assert client.get("/api/registry/events/", {"before": "nope"}).status_code == 400
 
 
-def test_the_chart_counts_pushes_downloads_and_existence_checks_apart(client: Client) -> None:
-    store(recorded("push", "pull"))
-    data = client.get("/api/registry/chart").json()
-    (series,) = data["series"]
-    assert series["repository"] == "lab/app"
-    assert (sum(series["push"]), sum(series["pull"]), sum(series["check"])) == (5, 4, 5)
-
-
 def test_the_audit_page_shows_existence_checks_and_links_a_manifest_to_its_blobs(client: Client) -> None:
     store(recorded("pull"))
     html = client.get("/registry/").content.decode()

@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from archviz.lab import Lab
-from tests.conftest import ROOT, Dashboard, NotificationSink, dashboard_env, start_serve
+from tests.conftest import Dashboard, NotificationSink
 
 pytestmark = pytest.mark.lab
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-@pytest.fixture
-def registry_dashboard(lab: Lab, webhook_port: int, tmp_path: Path) -> Iterator[Dashboard]:
-    env = dashboard_env(tmp_path, lab.docker_host) | {"ARCHVIZ_REGISTRY_TOKEN": lab.webhook_token}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    dashboard = Dashboard(f"http://127.0.0.1:{webhook_port}", start_serve(webhook_port, env), tmp_path,
-                          webhook_port, env)
-    yield dashboard
-    dashboard.stop()
 
 
 def stored_ids(dashboard: Dashboard, repository: str) -> list[str]:
@@ -132,8 +119,9 @@ def test_the_audit_page_filters_charts_and_exports_what_the_registry_saw(chromiu
     assert rows.count() == len(sink.ids({repository}))
     assert page.locator("table.audit-table td:nth-child(3)").all_inner_texts() == [repository] * rows.count()
     assert page.locator("span.badge", has_text="existence check").count() >= 1
-    page.wait_for_selector("svg.repository-chart rect.bar.push")
-    assert page.locator("svg.repository-chart text.chart-label").all_text_contents() == [repository]
+    page.wait_for_selector('.audit-chart[data-chart="repositories"] canvas')
+    names = page.locator('.audit-chart[data-chart="repositories"] .chart-numbers tbody th').all_text_contents()
+    assert names == [repository]
     assert f"repository={repository.replace('/', '%2F')}" in page.get_attribute("a:has-text('CSV')", "href")
     with page.expect_download() as download:
         page.click("a:has-text('CSV')")

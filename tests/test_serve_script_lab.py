@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from archviz.lab.processes import registry_v3_missing
 from tests.conftest import ROOT, free_port
 from tests.test_tap import docker
 
@@ -50,14 +51,15 @@ def newcomer_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHVIZ_", "DATABASE_URL", "REDIS_URL"))}
     env |= {"DOCKER_HOST": f"unix://{tmp_path}/no-daemon.sock", "ARCHVIZ_DATA_DIR": str(tmp_path / "data"),
             "ARCHVIZ_LAB_DIR": str(lab_dir), "ARCHVIZ_LAB_REGISTRY_PORT": str(free_port()),
-            "ARCHVIZ_LAB_AUTH_REGISTRY_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
+            "ARCHVIZ_LAB_AUTH_REGISTRY_PORT": str(free_port()), "ARCHVIZ_LAB_V3_REGISTRY_PORT": str(free_port()),
+            "PYTHONUNBUFFERED": "1"}
     yield env
     subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", "down"], cwd=ROOT, env=env,
                    capture_output=True, timeout=120)
 
 
 def test_serve_starts_the_lab_with_the_tap_and_prints_the_one_line_that_points_at_it(
-        newcomer_env: dict[str, str]) -> None:
+        newcomer_env: dict[str, str], tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen([str(ROOT / "scripts" / "serve"), "--port", str(port)], cwd=ROOT, env=newcomer_env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -83,6 +85,32 @@ def test_serve_starts_the_lab_with_the_tap_and_prints_the_one_line_that_points_a
         status = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "manage.py", "lab", "status"], cwd=ROOT,
                                 env=newcomer_env, capture_output=True, text=True, timeout=60)
         assert json.loads(status.stdout)["tap_socket"] == tap
+        pushes_to_distribution_3_reach_the_audit(newcomer_env, output, tap, port, tmp_path / "docker-config")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def pushes_to_distribution_3_reach_the_audit(env: dict[str, str], output: Output, tap: str, port: int,
+                                            config: Path) -> None:
+    """The lab's distribution 3 registry notifies the dashboard `serve` runs, naming the user who pushed; without
+    ../shared the lab says why it runs none."""
+    v3 = f"127.0.0.1:{env['ARCHVIZ_LAB_V3_REGISTRY_PORT']}"
+    missing = registry_v3_missing()
+    if missing:
+        output.wait_for(f"no distribution 3 registry: {missing}")
+        return
+    output.wait_for(f"starting distribution 3.1.1 on {v3}")
+    password = (Path(env["ARCHVIZ_LAB_DIR"]) / "v3-password-alice").read_text()
+    for command in (["login", v3, "-u", "alice", "--password-stdin"], ["tag", "hello-world", f"{v3}/class/hello:1"],
+                    ["push", f"{v3}/class/hello:1"]):
+        done = docker(tap, "--config", str(config), *command, stdin=password if command[0] == "login" else None)
+        assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 30
+    while True:
+        query = "repository=class%2Fhello&actor=alice&action=push&kind=manifest"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/registry/events/?{query}", timeout=10) as response:
+            if [event["tag"] for event in json.load(response)["events"]] == ["1"]:
+                return
+        assert time.monotonic() < deadline, "alice's push to distribution 3 did not reach the audit"
+        time.sleep(0.2)

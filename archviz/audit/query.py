@@ -1,5 +1,5 @@
-"""Reading the audit trail: filter events, page through them by keyset, export them with constant memory, chart
-them; list what arrived in a shape archviz cannot read, and the deliveries the webhook refused."""
+"""Reading the audit trail: filter events, page through them by keyset, export them with constant memory; list
+what arrived in a shape archviz cannot read, and the deliveries the webhook refused."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
-from django.db.models import Count, F, Max, Min, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from archviz.models import AuditEvent, ManifestReference, RefusedDelivery, UnknownEvent
 from archviz.query import QueryError, time_range
@@ -24,7 +24,6 @@ PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 EXPORT_CHUNK = 2000
 MAX_FILTER_VALUE = 1024
-CHART_BUCKETS = 48
 # Every action an audit event can have: a registry's, then those only Harbor sends (scans, quotas, replication…).
 ALL_ACTIONS = tuple(dict.fromkeys((*ACTIONS, *harbor.ACTIONS)))
 
@@ -213,33 +212,6 @@ def csv_line(values: list[Any]) -> str:
     csv.writer(buffer).writerow(
         ["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else ("" if v is None else v) for v in values])
     return buffer.getvalue()
-
-
-def chart(audit_filter: AuditFilter, repositories: int = 6) -> dict[str, Any]:
-    """Pushes, pulls (downloads) and existence checks over time for the busiest repositories of the filter."""
-    rows = audit_filter.queryset()
-    span = rows.order_by().aggregate(first=Min("time_ns"), last=Max("time_ns"))
-    if span["first"] is None:
-        return {"start_ns": None, "bucket_ns": None, "series": []}
-    start, last = span["first"], span["last"]
-    width = max((last - start) // CHART_BUCKETS + 1, 1_000_000_000)
-    busiest = list(rows.order_by().values("repository").annotate(n=Count("id")).order_by("-n")
-                   .values_list("repository", flat=True)[:repositories])
-    counts = (rows.filter(repository__in=busiest).order_by()
-              .annotate(bucket=(F("time_ns") - start) / width)
-              .values("repository", "bucket", "action", "request_method").annotate(n=Count("id")))
-    series: dict[str, dict[str, list[int]]] = {
-        name: {"push": [0] * CHART_BUCKETS, "pull": [0] * CHART_BUCKETS, "check": [0] * CHART_BUCKETS}
-        for name in busiest
-    }
-    for count in counts:
-        line = "check" if count["request_method"] == "HEAD" else count["action"]
-        if line in series[count["repository"]]:
-            series[count["repository"]][line][min(int(count["bucket"]), CHART_BUCKETS - 1)] += count["n"]
-    return {
-        "start_ns": str(start), "bucket_ns": str(width),
-        "series": [{"repository": name, **series[name]} for name in busiest],
-    }
 
 
 # What arrived but could not be read, and what was refused ---------------------------------------------------

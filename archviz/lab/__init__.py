@@ -1,4 +1,6 @@
-"""The lab: a real dockerd and two real registries on this machine, private to archviz, on loopback only.
+"""The lab: a real dockerd and real registries on this machine, private to archviz, on loopback only: Debian's
+distribution 2.8.2 (one open to all, one that asks for a login), and distribution 3.1.1 where the shared folder
+beside the project holds it.
 
 Modules:
 - `processes`: `Lab` itself, which starts, stops and describes the daemon, the registries and the guard;

@@ -1,9 +1,13 @@
-"""The lab's processes: a real dockerd, two real registries and the network guard, on loopback only.
+"""The lab's processes: a real dockerd, real registries and the network guard, on loopback only.
 
 The first registry takes anything from anyone, and is also the daemon's Docker Hub mirror, seeded with the
 lessons' images (archviz.lab.hub); the second asks for a login (distribution's htpasswd auth), with a user name
 and a password made at random for each lab, so `docker login` and the credentials it hands the daemon can be
-watched (and checked to stay out of archviz).
+watched (and checked to stay out of archviz). Both are Debian's distribution 2.8.2. Where the lab is given a port
+for it and the shared folder beside the project holds it (../shared/bin/registry-v3, an unmodified distribution
+3.1.1, what teams run today), a third registry runs distribution 3: it asks two users for a login (alice and bob,
+passwords made at random) and notifies the same webhooks, listing each manifest's blobs (`includereferences`), so
+the audit names who did what. Without the binary the lab says why and runs without it.
 
 Used by `manage.py lab up|down|status`, by the run command when no daemon is reachable, and by the
 test suite. The daemon runs with no bridge network, no iptables and no masquerading, so nothing it
@@ -44,6 +48,9 @@ APT_PACKAGES = "docker.io docker-registry busybox-static"
 DAEMON_START_SECONDS = 60.0
 REGISTRY_START_SECONDS = 20.0
 AUTH_USER = "archviz"
+# distribution 3.1.1, built from its tag and kept beside the project (see ../shared/bin/README.md).
+REGISTRY_V3 = Path(__file__).resolve().parents[3] / "shared" / "bin" / "registry-v3"
+V3_USERS = ("alice", "bob")
 STOP_SECONDS = 20.0
 POLL_SECONDS = 0.02
 # Only loopback goes straight out; everything else the daemon asks for goes to the guard.
@@ -59,9 +66,12 @@ class Lab:
     root: Path
     registry_port: int = 5000
     auth_registry_port: int = 5001
-    # Where the first registry sends its notifications (each endpoint gets every event, with the bearer token);
-    # the one that asks for a login sends none.
+    # Where the first registry and the distribution 3 one send their notifications (each endpoint gets every
+    # event, with the bearer token); the 2.8.2 one that asks for a login sends none.
     webhooks: tuple[str, ...] = ()
+    # The distribution 3 registry's loopback port; None: no distribution 3 registry.
+    v3_registry_port: int | None = None
+    registry_v3: Path = REGISTRY_V3
     # Where the Docker Hub stand-in is built once, for every lab on this machine.
     cache: Path = field(default_factory=hub.default_cache)
 
@@ -105,6 +115,27 @@ class Lab:
         return self._secret("auth-password", lambda: secrets.token_urlsafe(24))
 
     @property
+    def v3_registry_address(self) -> str:
+        return f"127.0.0.1:{self.v3_registry_port}"
+
+    @property
+    def v3_users(self) -> tuple[str, ...]:
+        return V3_USERS
+
+    def v3_password_file(self, user: str) -> Path:
+        return self.root / f"v3-password-{user}"
+
+    def v3_password(self, user: str) -> str:
+        """A user's password at the distribution 3 registry (made at random, kept in the lab folder)."""
+        return self._secret(self.v3_password_file(user).name, lambda: secrets.token_urlsafe(24))
+
+    def v3_missing(self) -> str:
+        """Why this lab runs no distribution 3 registry, or "" when it does."""
+        if self.v3_registry_port is None:
+            return "no port was given for it"
+        return registry_v3_missing(self.registry_v3)
+
+    @property
     def base_image(self) -> str:
         return f"{self.registry_address}/lab/busybox:1"
 
@@ -140,10 +171,31 @@ class Lab:
             htpasswd.write_text(htpasswd_line(self.auth_user, self.auth_password))
             answering.append(self._spawn_registry("auth-registry", self.auth_registry_address, registry_config(
                 self.root / "auth-registry", self.auth_registry_address, htpasswd=htpasswd)))
+        answering += self._start_v3(say)
         for wait in answering:
             wait()
         say(f"building and pushing {self.base_image}")
         self._push_base_image()
+
+    def _start_v3(self, say: Callable[[str], None]) -> list[Callable[[], None]]:
+        """Start the distribution 3 registry when this lab has one and it is not running; say why when it cannot."""
+        if self.v3_registry_port is None:
+            return []
+        missing = self.v3_missing()
+        if missing:
+            say(f"no distribution 3 registry: {missing}")
+            return []
+        if self.v3_registry_pid() is not None:
+            return []
+        first = self.v3_users[0]
+        say(f"starting distribution 3.1.1 on {self.v3_registry_address}, with a login for {' and '.join(self.v3_users)}"
+            f" (docker login {self.v3_registry_address} -u {first} --password-stdin < {self.v3_password_file(first)}),"
+            f" notifying {', '.join(self.webhooks) or 'no one'}")
+        htpasswd = self.root / "v3-htpasswd"
+        htpasswd.write_text("".join(htpasswd_line(user, self.v3_password(user)) for user in self.v3_users))
+        return [self._spawn_registry("v3-registry", self.v3_registry_address, registry_config(
+            self.root / "v3-registry", self.v3_registry_address, self.webhooks, self.webhook_token, htpasswd,
+            references=True), program=self.registry_v3)]
 
     def down(self, say: Callable[[str], None] = print) -> None:
         pid = self.daemon_pid()
@@ -153,6 +205,7 @@ class Lab:
             _stop(pid)
         for name, pid in (("the registry", self.registry_pid()),
                           ("the registry with a login", self.auth_registry_pid()),
+                          ("the distribution 3 registry", self.v3_registry_pid()),
                           ("the network guard", self.guard_pid())):
             if pid is not None:
                 say(f"stopping {name}")
@@ -173,6 +226,11 @@ class Lab:
             "auth_registry_password_file": str(self.root / "auth-password"),
             "tap_socket": f"unix://{self.tap_socket}",
             "hub_mirror": f"http://{self.registry_address}",
+            "v3_registry": self.v3_registry_pid(),
+            "v3_registry_address": self.v3_registry_address if self.v3_registry_port is not None else None,
+            "v3_registry_users": list(self.v3_users),
+            "v3_registry_password_files": [str(self.v3_password_file(user)) for user in self.v3_users],
+            "v3_registry_missing": self.v3_missing() or None,
             "guard": self.guard_pid(),
             "guard_record": str(self.guard_record),
         }
@@ -243,6 +301,9 @@ class Lab:
     def auth_registry_pid(self) -> int | None:
         return _live_pid(self.root / "auth-registry.pid", "docker-registry")
 
+    def v3_registry_pid(self) -> int | None:
+        return _live_pid(self.root / "v3-registry.pid", self.registry_v3.name)
+
     def guard_pid(self) -> int | None:
         return _live_pid(self.root / "guard.pid", "guard.py")
 
@@ -259,14 +320,15 @@ class Lab:
             (self.root / "guard.pid").write_text(str(process.pid))
             (self.root / "guard.port").write_text(str(listener.getsockname()[1]))
 
-    def _spawn_registry(self, name: str, address: str, config: str) -> Callable[[], None]:
-        """Start a registry whose config, log and pid file are NAME.yml, NAME.log and NAME.pid; return what waits
-        until it answers."""
+    def _spawn_registry(self, name: str, address: str, config: str, program: Path | str = "docker-registry"
+                        ) -> Callable[[], None]:
+        """Start a registry (Debian's `docker-registry`, or `program`) whose config, log and pid file are NAME.yml,
+        NAME.log and NAME.pid; return what waits until it answers."""
         config_path = self.root / f"{name}.yml"
         config_path.write_text(config)
         with (self.root / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(
-                ["docker-registry", "serve", str(config_path)],
+                [str(program), "serve", str(config_path)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         (self.root / f"{name}.pid").write_text(str(process.pid))
@@ -343,6 +405,14 @@ def check_tools() -> None:
         raise LabError(f"the lab needs {', '.join(missing)}: apt-get install {APT_PACKAGES}")
 
 
+def registry_v3_missing(binary: Path = REGISTRY_V3) -> str:
+    """Why distribution 3.1.1 cannot run here, or "" when it can."""
+    if not binary.is_file():
+        return (f"distribution 3.1.1 is not at {binary} (the shared folder beside the project), so the lab runs "
+                f"Debian's distribution 2.8.2 only")
+    return ""
+
+
 def busybox_rootfs() -> bytes:
     """A tar of a minimal root filesystem: Debian's static busybox and a few applet links."""
     buffer = io.BytesIO()
@@ -388,7 +458,9 @@ def htpasswd_line(user: str, password: str) -> str:
 
 
 def registry_config(storage: Path, address: str, webhooks: tuple[str, ...] = (), token: str = "",
-                    htpasswd: Path | None = None) -> str:
+                    htpasswd: Path | None = None, references: bool = False) -> str:
+    """A registry's config (distribution 2.8.2 and 3.x read the same `version: 0.1` format). `references`: list each
+    manifest's blobs in its events (distribution 3's `includereferences`)."""
     config = f"""version: 0.1
 log:
   level: info
@@ -407,7 +479,10 @@ http:
     path: {htpasswd}
 """
     if webhooks:
-        config += "notifications:\n  endpoints:\n"
+        config += "notifications:\n"
+        if references:
+            config += "  events:\n    includereferences: true\n"
+        config += "  endpoints:\n"
     for number, url in enumerate(webhooks):
         config += f"""    - name: endpoint-{number}
       url: {url}

@@ -320,6 +320,8 @@ def observation_from_event(event: RegistryEvent) -> Observation:
             "media_type": event.media_type, "target": event.target_kind, "size": event.size,
             "from_repository": event.from_repository, "method": event.request_method,
             "user_agent": event.request_useragent, "client": event.request_addr, "actor": event.actor,
+            # The audit row it came with (the audit page's live tail looks it up by this id).
+            "event": event.event_id,
         },
         correlation=event.repository,
         key=hashlib.sha256(f"registry\x1f{event.event_id}".encode()).hexdigest()[:40],

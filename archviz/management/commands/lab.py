@@ -47,7 +47,8 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["up", "down", "status", "ping"],
                             help="ping: exit 0 when the daemon at DOCKER_HOST answers")
         parser.add_argument("--webhook", default="http://127.0.0.1:8000/hooks/registry/",
-                            help="where the registry sends its notifications ('' for nowhere)")
+                            help="where the registries that notify (the first, and distribution 3) send their "
+                             "notifications ('' for nowhere)")
         parser.add_argument("--print-env", action="store_true",
                             help="after `up`, print only the `export` lines of DOCKER_HOST (the daemon's socket), "
                                  "ARCHVIZ_TAP_SOCKET (the tap's) and ARCHVIZ_REGISTRY_TOKEN, for eval in a shell")
@@ -57,7 +58,7 @@ class Command(BaseCommand):
             self._ping()
             return
         lab = Lab(settings.ARCHVIZ_LAB_DIR, settings.ARCHVIZ_LAB_REGISTRY_PORT, settings.ARCHVIZ_LAB_AUTH_REGISTRY_PORT,
-                  (webhook,) if webhook else ())
+                  (webhook,) if webhook else (), settings.ARCHVIZ_LAB_V3_REGISTRY_PORT or None)
         say = self.stderr.write if print_env else self.stdout.write
         try:
             if action == "up":
@@ -79,7 +80,8 @@ class Command(BaseCommand):
                         f"  ARCHVIZ_REGISTRY_TOKEN=$(cat {lab.root / 'webhook-token'})\n"
                         f"Its second registry, {lab.auth_registry_address}, asks for a login:\n"
                         f"  docker login {lab.auth_registry_address} -u {lab.auth_user} --password-stdin"
-                        f" < {lab.root / 'auth-password'}"
+                        f" < {lab.root / 'auth-password'}\n"
+                        + self._v3_lines(lab)
                     )
             elif action == "down":
                 lab.down(say=say)
@@ -88,6 +90,17 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(lab.status(), indent=2))
         except LabError as error:
             raise CommandError(str(error)) from None
+
+    @staticmethod
+    def _v3_lines(lab: Lab) -> str:
+        """How to log in to the distribution 3 registry as each of its users, or why there is none."""
+        missing = lab.v3_missing()
+        if missing:
+            return f"No distribution 3 registry: {missing}."
+        address = lab.v3_registry_address
+        return (f"Its distribution 3.1.1 registry, {address}, asks for a login and notifies the dashboard too:\n"
+                + "\n".join(f"  docker login {address} -u {user} --password-stdin < {lab.v3_password_file(user)}"
+                             for user in lab.v3_users))
 
     def _ping(self) -> None:
         """Exit 0 when the daemon at DOCKER_HOST answers; otherwise say why and exit 1."""

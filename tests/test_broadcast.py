@@ -9,6 +9,7 @@ import threading
 from channels.layers import get_channel_layer
 
 from archviz import broadcast
+from tests.scaleout_helpers import in_own_loop
 
 
 def send_from_a_worker_thread(loop: asyncio.AbstractEventLoop, messages: list[dict]) -> None:
@@ -60,4 +61,4 @@ def test_sends_keep_their_order_and_a_stopped_loop_does_not_hold_up_the_next() -
                                 [{"type": "t", "n": n} for n in range(1, 51)])
         return await received(channel, 50)
 
-    assert asyncio.run(next_loop()) == list(range(1, 51))
+    assert in_own_loop(next_loop()) == list(range(1, 51))

@@ -339,7 +339,7 @@ def registry_report_page(request: HttpRequest, name: str) -> HttpResponse:
     except QueryError as error:
         context.setdefault("fields", report_fields(report, {}))
         return render(request, "archviz/registry_report.html", {**context, "error": str(error)}, status=400)
-    rows = [[(record[column], _report_link(column, record[column])) for column in report.columns]
+    rows = [[(column, record[column], _report_link(column, record[column])) for column in report.columns]
             for record in found[:REPORT_ROWS]]
     return render(request, "archviz/registry_report.html", {**context, "rows": rows,
                                                              "more": len(found) > REPORT_ROWS})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 
 from archviz.audit.hours import (
     DEFAULT_HOURS,
@@ -27,11 +27,12 @@ from archviz.audit.hours import (
     read_zone,
 )
 from archviz.audit.query import ALL_ACTIONS, AuditFilter, csv_line, iso_time
-from archviz.audit.tags import Pull, Push, Removal, unpulled
+from archviz.audit.tags import Pull, Push, Removal, current_tags, unpulled
 from archviz.query import QueryError, whole_number
 
 Record = dict[str, Any]
 MAX_DAYS = 36_500
+DIGESTS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -98,22 +99,20 @@ def who_pulled(audit_filter: AuditFilter, options: dict[str, Any]) -> list[Recor
 
 
 def activity(by: str, distinct: str, distinct_name: str) -> Callable[[AuditFilter, dict[str, Any]], list[Record]]:
-    """Per value of `by` (an actor, a repository): events per action, existence checks apart, how many distinct
-    values of `distinct`, first and last; the busiest first."""
+    """Per value of `by` (an actor, a repository): downloads and other events per action, existence checks apart,
+    how many distinct values of `distinct`, first and last; the busiest first. One query, one pass over the rows."""
+    check = Q(request_method="HEAD")
+    counts = {"checks": Count("id", filter=check),
+              **{action: Count("id", filter=Q(action=action) & ~check) for action in ALL_ACTIONS}}
 
     def build(audit_filter: AuditFilter, options: dict[str, Any]) -> list[Record]:
-        rows = audit_filter.queryset().order_by()
-        report: dict[str, Record] = {}
-        for group in rows.values(by).annotate(total=Count("id"), spread=Count(distinct, distinct=True),
-                                              first_ns=Min("time_ns"), last_ns=Max("time_ns")):
-            report[group[by]] = {by: group[by], "total": group["total"], **dict.fromkeys(ALL_ACTIONS, 0),
-                                 "checks": 0, distinct_name: group["spread"], "first": iso_time(group["first_ns"]),
-                                 "last": iso_time(group["last_ns"])}
-        for count in rows.exclude(request_method="HEAD").values(by, "action").annotate(n=Count("id")):
-            report[count[by]][count["action"]] = count["n"]
-        for count in rows.filter(request_method="HEAD").values(by).annotate(n=Count("id")):
-            report[count[by]]["checks"] = count["n"]
-        return sorted(report.values(), key=lambda record: (-record["total"], record[by]))
+        groups = (audit_filter.queryset().order_by().values(by)
+                  .annotate(total=Count("id"), spread=Count(distinct, distinct=True), first_ns=Min("time_ns"),
+                            last_ns=Max("time_ns"), **counts))
+        report = [{by: group[by], "total": group["total"], **{name: group[name] for name in ALL_ACTIONS},
+                   "checks": group["checks"], distinct_name: group["spread"], "first": iso_time(group["first_ns"]),
+                   "last": iso_time(group["last_ns"])} for group in groups]
+        return sorted(report, key=lambda record: (-record["total"], record[by]))
 
     return build
 
@@ -129,10 +128,14 @@ def unpulled_tags(audit_filter: AuditFilter, options: dict[str, Any]) -> Iterato
               .values_list("repository", "tag", "digest", "actor", "source", "time_ns").iterator())
     removals = (Removal(*values) for values in rows.filter(action="delete").exclude(target_kind="blob")
                 .values_list("repository", "tag", "digest", "time_ns").iterator())
-    pulls = (Pull(*values) for values in rows.filter(action="pull", target_kind="manifest")
-             .exclude(request_method="HEAD").values("repository", "tag", "digest").annotate(last=Max("time_ns"))
-             .values_list("repository", "tag", "digest", "last").iterator())
-    for candidate in unpulled(pushes, removals, pulls, as_of, options["days"]):
+    tags = current_tags(pushes, removals, as_of)
+    digests = sorted({push.digest for push in tags.values()})
+    # The downloads of those manifests only, a few hundred digests a query (audit_pullers holds every column).
+    pulls = [Pull(*values) for start in range(0, len(digests), DIGESTS_PER_QUERY)
+             for values in rows.filter(action="pull", digest__in=digests[start:start + DIGESTS_PER_QUERY])
+             .exclude(request_method="HEAD").values("repository", "digest").annotate(last=Max("time_ns"))
+             .values_list("repository", "digest", "last")]
+    for candidate in unpulled(tags, pulls, as_of, options["days"]):
         push = candidate.push
         yield {"repository": push.repository, "tag": push.tag, "digest": push.digest, "pushed": iso_time(push.time_ns),
                "pushed_by": push.actor, "last_pulled": "never" if candidate.last_pulled_ns is None
@@ -188,8 +191,8 @@ REPORTS: dict[str, Report] = {report.name: report for report in (
     ),
     Report(
         name="unpulled-tags", title="Tags nobody pulled", key="tags",
-        summary="Cleanup candidates: tags pushed at least N days ago that nobody has pulled since, by name or by "
-                "their manifest's digest; never pulled first.",
+        summary="Cleanup candidates: tags pushed at least N days ago whose manifest nobody has pulled since (by tag "
+                "or by digest); never pulled first.",
         columns=("repository", "tag", "digest", "pushed", "pushed_by", "last_pulled", "source"),
         build=unpulled_tags, filters=("repository", "source", "until"),
         options=(Option("days", "not pulled for days", lambda: "30",
@@ -197,9 +200,9 @@ REPORTS: dict[str, Report] = {report.name: report for report in (
                         f"0 to {MAX_DAYS:,}: a tag pushed within them is not a candidate yet"),),
         empty="Every tag pushed at least that many days ago was pulled since (or no tag was pushed): nothing to "
               "clean up. Lower days to list tags pulled less recently.",
-        notes=("until is the moment the report is as of (now when not given).",
-               "A pull by digest counts for every tag pointing to that manifest in its repository; a pull by digest "
-               "of what a tag pointed to before it was pushed again does not count for it."),
+        notes=("The report is as of until (now when it is not given).",
+               "A pull counts for every tag pointing to the manifest pulled, in its repository; a pull of what a tag "
+               "pointed to before it was pushed again does not count for it."),
     ),
     Report(
         name="after-hours-pushes", title="Pushes outside working hours", key="pushes",

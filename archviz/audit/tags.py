@@ -3,10 +3,10 @@
 The rules, as a team reads them:
 - a tag is the manifest last pushed under that name in its repository (a re-push replaces it), until a delete of
   that tag, of that manifest (by digest) or of the whole repository removes it;
-- a tag is pulled by a download of that tag by name, or of its current manifest by digest in the same
-  repository (how `docker pull NAME:TAG` fetches it: an existence check (HEAD) of the tag, then a GET by digest).
-  Existence checks download nothing and are not pulls; a pull by digest of what the tag pointed to before a
-  re-push is not a pull of the tag;
+- a tag is pulled when its manifest is downloaded from its repository, whether by the tag's name or by digest (how
+  `docker pull NAME:TAG` fetches it: an existence check (HEAD) of the tag, then a GET by digest). So a pull counts
+  for every tag pointing to that manifest, and a pull of what a tag pointed to before a re-push does not count for
+  it. Existence checks download nothing and are not pulls (the store leaves them out);
 - a tag is a candidate when it was pushed N days or more before `as_of` and has not been pulled since that
   cut-off: a tag pushed within the N days has not had them to be pulled.
 Events after `as_of` are not seen (the report is as of that moment).
@@ -50,10 +50,9 @@ class Removal:
 
 @dataclass(frozen=True, slots=True)
 class Pull:
-    """A download (not an existence check) of a tag by name (`tag` set) or of a manifest by digest (`tag` empty)."""
+    """A download (not an existence check) of a manifest, by tag or by digest: the digest is the manifest's."""
 
     repository: str
-    tag: str
     digest: str
     time_ns: int
 
@@ -79,23 +78,16 @@ def current_tags(pushes: Iterable[Push], removals: Iterable[Removal], as_of_ns: 
             if not any(removal.removes(push) for removal in by_repository.get(push.repository, ()))}
 
 
-def unpulled(pushes: Iterable[Push], removals: Iterable[Removal], pulls: Iterable[Pull], as_of_ns: int, days: int
-             ) -> list[Candidate]:
-    """The tags not pulled in the `days` days before `as_of`: never pulled first, then the longest unpulled."""
-    tags = current_tags(pushes, removals, as_of_ns)
-    by_digest: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for key, push in tags.items():  # several tags may point to one manifest: a pull by digest is a pull of each
-        by_digest.setdefault((push.repository, push.digest), []).append(key)
-    last: dict[tuple[str, str], int] = {}
+def unpulled(tags: dict[tuple[str, str], Push], pulls: Iterable[Pull], as_of_ns: int, days: int) -> list[Candidate]:
+    """Of the tags (current_tags), those not pulled in the `days` days before `as_of`: never pulled first, then
+    the longest unpulled."""
+    last: dict[tuple[str, str], int] = {}  # by (repository, digest)
     for pull in pulls:
-        if pull.time_ns > as_of_ns:
-            continue
-        keys = [(pull.repository, pull.tag)] if pull.tag else by_digest.get((pull.repository, pull.digest), [])
-        for key in keys:
-            if key in tags and pull.time_ns > last.get(key, -1):
-                last[key] = pull.time_ns
+        key = (pull.repository, pull.digest)
+        if pull.time_ns <= as_of_ns and pull.time_ns > last.get(key, -1):
+            last[key] = pull.time_ns
     cutoff = as_of_ns - days * DAY_NS
-    found = [Candidate(push, last.get(key)) for key, push in tags.items()
-             if push.time_ns <= cutoff and last.get(key, -1) < cutoff]
+    found = [Candidate(push, last.get((push.repository, push.digest))) for push in tags.values()
+             if push.time_ns <= cutoff and last.get((push.repository, push.digest), -1) < cutoff]
     return sorted(found, key=lambda c: (-1 if c.last_pulled_ns is None else c.last_pulled_ns, c.push.repository,
                                         c.push.tag))

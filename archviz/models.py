@@ -120,13 +120,20 @@ class AuditEvent(models.Model):
 
     class Meta:
         db_table = "archviz_registry_event"
+        # Besides these, migration 0008 makes `audit_pullers` for "who pulled digest X" and the cleanup candidates
+        # (it differs between SQLite and PostgreSQL: see there).
         indexes = [
             models.Index(fields=["time_ns", "id"], name="audit_time"),
-            models.Index(fields=["repository", "time_ns", "id"], name="audit_repository_time"),
+            # A filtered page walks one of these newest first; the columns after `id` let it test a second filter
+            # (repository and action, actor and action…) in the index, reading only the rows that match, and let
+            # the activity reports (per repository, per actor) read their index alone.
+            models.Index(fields=["repository", "time_ns", "id", "action", "actor", "request_method"],
+                         name="audit_repository_time"),
             models.Index(fields=["action", "time_ns", "id"], name="audit_action_time"),
-            models.Index(fields=["digest"], name="audit_digest"),
-            models.Index(fields=["actor", "time_ns"], name="audit_actor_time"),
-            models.Index(fields=["request_addr", "time_ns"], name="audit_addr_time"),
+            models.Index(fields=["digest", "time_ns", "id"], name="audit_digest_time"),
+            models.Index(fields=["actor", "time_ns", "id", "action", "repository", "request_method"],
+                         name="audit_actor_time"),
+            models.Index(fields=["request_addr", "time_ns", "id", "action"], name="audit_addr_time"),
             models.Index(fields=["source", "time_ns", "id"], name="audit_source_time"),
         ]
 

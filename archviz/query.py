@@ -29,6 +29,15 @@ def parameters(query: Mapping[str, list[str]], allowed: Collection[str]) -> dict
     return {name: values[0] for name, values in query.items()}
 
 
+def whole_number(name: str, value: str, low: int, high: int, example: int) -> int:
+    """`name=N`, N a whole number from `low` to `high` in ASCII digits (str.isdigit alone lets `²` through, which
+    int() then refuses)."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(high))) or not low <= int(text) <= high:
+        raise QueryError(f"{name}={text[:40]!r} is not a number from {low} to {high}: e.g. {name}={example}")
+    return int(text)
+
+
 def parse_instant(name: str, value: str) -> int:
     """Unix seconds (`1795348000.5`) or ISO 8601 (`2026-11-22T12:00:00Z`) -> nanoseconds since the epoch."""
     text = value.strip()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -27,12 +29,13 @@ from archviz.audit.query import (
     references_of,
     refusal_wire,
     refusals,
+    streamed,
     unknown_count,
     unknown_page,
     unknown_wire,
     wire,
 )
-from archviz.audit.reports import REPORTS, as_csv
+from archviz.audit.reports import REPORTS, csv_lines, report_fields
 from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
 from archviz.hooks import HARBOR_HOOK_PATH, HOOK_PATH, REFUSALS
@@ -230,7 +233,7 @@ def _filtered_page(query: dict[str, str], size: int = PAGE_SIZE) -> tuple[AuditF
 
 @require_GET
 def registry_page(request: HttpRequest) -> HttpResponse:
-    deliveries = {"unknown_count": unknown_count(), "refusals": _refusals()}
+    deliveries = {"unknown_count": unknown_count(), "refusals": _refusals(), "reports": report_links()}
     try:
         audit_filter, rows, cursor = _filtered_page(_query(request, PAGE_PARAMETERS))
     except QueryError as error:
@@ -283,24 +286,68 @@ def _export(request: HttpRequest, form: str, content_type: str) -> HttpResponse:
         audit_filter = AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS))
     except QueryError as error:
         return _error(str(error), 400)
-    response = StreamingHttpResponse(export_lines(audit_filter, form), content_type=content_type)
+    response = StreamingHttpResponse(streamed(export_lines(audit_filter, form)), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="registry-events.{form}"'
     return response
 
 
 @require_GET
 def registry_report(request: HttpRequest, name: str, form: str = "json") -> HttpResponse:
-    """A report of archviz.audit.reports over the audit filter of the query string, as JSON or CSV."""
-    build, columns = REPORTS[name]
+    """A report of archviz.audit.reports over the query string's filter and options, as JSON or as streamed CSV."""
+    report = REPORTS[name]
     try:
-        records = build(AuditFilter.from_query(_query(request, AuditFilter.PARAMETERS)))
+        records = report.build(*report.read(_query(request, report.parameters)))
+        if form == "json":
+            return JsonResponse({report.key: list(records)})
     except QueryError as error:
         return _error(str(error), 400)
-    if form == "json":
-        return JsonResponse({name: records})
-    response = HttpResponse(as_csv(records, columns), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(streamed(csv_lines(records, report.columns)),
+                                     content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="registry-{name}.csv"'
     return response
+
+
+REPORT_ROWS = 500
+
+
+# A report's cell that names something links to it: the audit trail filtered by it, or who pulled a digest.
+REPORT_CELL_LINKS = {"repository": ("registry", "repository"), "actor": ("registry", "actor"),
+                     "addr": ("registry", "addr"), "digest": ("registry-pulls-page", "digest")}
+
+
+def _report_link(column: str, value: object) -> str:
+    if column not in REPORT_CELL_LINKS or not value:
+        return ""
+    name, parameter = REPORT_CELL_LINKS[column]
+    return f"{reverse(name)}?{urlencode({parameter: value})}"
+
+
+def report_links() -> list[tuple[str, str, str]]:
+    """Each report's name, title and page, for the audit page and the reports' own."""
+    return [(name, report.title, reverse(f"registry-{name}-page")) for name, report in REPORTS.items()]
+
+
+@require_GET
+def registry_report_page(request: HttpRequest, name: str) -> HttpResponse:
+    """A report's page: a form for its filter and options, and its first REPORT_ROWS records (the CSV has all)."""
+    report = REPORTS[name]
+    context: dict[str, Any] = {"report": report, "reports": report_links(), "rows": [], "more": False,
+                               "trail_empty": not AuditEvent.objects.exists(),
+                               "api": reverse(f"registry-{name}"), "csv": reverse(f"registry-{name}-csv")}
+    try:
+        query = _query(request, report.parameters)
+        context.update(fields=report_fields(report, query), query_string=urlencode(query))
+        if report.required and not query.get(report.required, "").strip():
+            return render(request, "archviz/registry_report.html", {**context, "asking": report.prompt})
+        records = report.build(*report.read(query))
+        found = list(islice(records, REPORT_ROWS + 1))
+    except QueryError as error:
+        context.setdefault("fields", report_fields(report, {}))
+        return render(request, "archviz/registry_report.html", {**context, "error": str(error)}, status=400)
+    rows = [[(column, record[column], _report_link(column, record[column])) for column in report.columns]
+            for record in found[:REPORT_ROWS]]
+    return render(request, "archviz/registry_report.html", {**context, "rows": rows,
+                                                             "more": len(found) > REPORT_ROWS})
 
 
 @require_GET
@@ -316,7 +363,7 @@ def registry_jsonl(request: HttpRequest) -> HttpResponse:
 def _unknown(request: HttpRequest) -> tuple[list[UnknownEvent], int | None, int]:
     query = _query(request, ("before", "limit"))
     before = query.get("before", "")
-    if before and not (before.isdigit() and len(before) < 20):
+    if before and not (before.isascii() and before.isdigit() and len(before) < 20):
         raise QueryError(f"before={before[:40]!r} is not a page cursor: follow the \"older\" link")
     limit = parse_limit(query.get("limit", ""))
     return *unknown_page(int(before) if before else None, limit), limit

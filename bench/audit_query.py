@@ -1,7 +1,7 @@
 """The registry audit trail at 1,000,000 events: filtered pages (p95) and a CSV export of all of them (memory).
 
-Fills a fresh SQLite store with synthetic but realistic events (200 repositories, pushes, pulls and HEAD
-existence checks from 50 clients over 30 days), starts `manage.py serve`, then
+Fills a fresh SQLite store with bench/audit_data.py's events (200 repositories, pushes, pulls and HEAD existence
+checks from 50 clients over 30 days), starts `manage.py serve`, then
 - times filtered pages of the JSON API and of the /registry/ page over HTTP (first pages and deep pages
   reached by keyset cursors), and prints p50/p95;
 - streams /api/registry/events.csv of every event and prints the server's peak memory (VmHWM) before and
@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -33,46 +32,8 @@ import django  # noqa: E402
 
 django.setup()
 
+from bench.audit_data import CLIENTS, REPOSITORIES, fill  # noqa: E402
 from tests.conftest import dashboard_env, free_port, start_serve  # noqa: E402
-
-REPOSITORIES = [f"team{n % 20}/service-{n}" for n in range(200)]
-CLIENTS = [f"10.0.{n // 10}.{n % 10 + 1}" for n in range(50)]
-AGENTS = ["docker/20.10.24+dfsg1 go/go1.19.8 os/linux UpstreamClient(Docker-Client/28.2.2 \\(linux\\))",
-          "docker/27.1.1 go/go1.22.5 os/linux UpstreamClient(Docker-Client/27.1.1 \\(linux\\))",
-          "containerd/v1.7.20", "skopeo/1.15", "curl/8.5.0"]
-COLUMNS = ("event_id", "time_ns", "action", "repository", "tag", "digest", "media_type", "target_kind", "size",
-           "from_repository", "request_addr", "request_method", "request_useragent", "request_host", "actor",
-           "source_addr", "source_instance")
-
-
-def rows(count: int, seed: int = 7):
-    rng = random.Random(seed)
-    now = time.time_ns()
-    span = 30 * 86_400 * 10**9
-    for number in range(count):
-        action = rng.choices(["pull", "push", "mount", "delete"], [80, 15, 4, 1])[0]
-        manifest = rng.random() < 0.25
-        methods = {"pull": rng.choice(["GET", "GET", "HEAD"]), "push": "PUT", "mount": "POST", "delete": "DELETE"}
-        method = methods[action]
-        yield (
-            f"ev-{number}", now - span + number * (span // count), action, rng.choice(REPOSITORIES),
-            "v" + str(rng.randint(1, 40)) if manifest else "", f"sha256:{rng.getrandbits(256):064x}",
-            "application/vnd.docker.distribution.manifest.v2+json" if manifest else "application/octet-stream",
-            "manifest" if manifest else "blob", rng.randint(500, 50_000_000), "", rng.choice(CLIENTS), method,
-            rng.choice(AGENTS), "registry.local:5000", rng.choice(["", "", "ci-bot", "alice", "bob"]),
-            "registry:5000", "instance-1",
-        )
-
-
-def fill(database: Path, count: int) -> float:
-    started = time.perf_counter()
-    with sqlite3.connect(database) as connection:
-        connection.execute("PRAGMA synchronous=OFF")
-        placeholders = ", ".join("?" for _ in COLUMNS)
-        connection.executemany(
-            f"INSERT INTO archviz_registry_event ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows(count))
-        connection.execute("ANALYZE")
-    return time.perf_counter() - started
 
 
 def get(url: str) -> tuple[float, bytes]:
@@ -102,7 +63,7 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="avbench-audit-"))
     env = dashboard_env(data, f"unix://{data}/no-daemon.sock")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    print(f"filling {args.events:,} events: {fill(data / 'archviz.sqlite3', args.events):.0f} s")
+    print(f"filling {args.events:,} events: {fill(data / 'archviz.sqlite3', args.events, time.time_ns()):.0f} s")
     port = free_port()
     server = start_serve(port, env, "--no-watch")
     base = f"http://127.0.0.1:{port}"
@@ -114,7 +75,7 @@ def main() -> None:
             "repository": lambda: {"repository": rng.choice(REPOSITORIES)},
             "repository + downloads only": lambda: {"repository": rng.choice(REPOSITORIES), "action": "pull",
                                                     "checks": "hide"},
-            "action + client": lambda: {"action": "push", "addr": rng.choice(CLIENTS)},
+            "action + client": lambda: {"action": "push", "addr": rng.choice(CLIENTS)[0]},
             "actor + a week": lambda: {"actor": "ci-bot", "since": str(time.time() - 7 * 86_400)},
             "digest": lambda: {"digest": "sha256:" + "0" * 64},
         }

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import path
 
 from archviz import views
+from archviz.audit.reports import REPORTS
 from archviz.classroom import views as classroom_views
 
 urlpatterns = [
@@ -23,10 +24,13 @@ urlpatterns = [
     path("registry/", views.registry_page, name="registry"),
     path("api/registry/events/", views.registry_events, name="registry-events"),
     path("api/registry/events.csv", views.registry_csv, name="registry-csv"),
-    path("api/registry/reports/pulls/", views.registry_report, {"name": "pulls"}, name="registry-pulls"),
-    path("api/registry/reports/pulls.csv", views.registry_report, {"name": "pulls", "form": "csv"}),
-    path("api/registry/reports/actors/", views.registry_report, {"name": "actors"}, name="registry-actors"),
-    path("api/registry/reports/actors.csv", views.registry_report, {"name": "actors", "form": "csv"}),
+    # Each report of archviz.audit.reports: its page, its JSON endpoint (named registry-NAME) and its CSV.
+    *(route for name in REPORTS for route in (
+        path(f"registry/reports/{name}/", views.registry_report_page, {"name": name}, name=f"registry-{name}-page"),
+        path(f"api/registry/reports/{name}/", views.registry_report, {"name": name}, name=f"registry-{name}"),
+        path(f"api/registry/reports/{name}.csv", views.registry_report, {"name": name, "form": "csv"},
+             name=f"registry-{name}-csv"),
+    )),
     path("api/registry/events.jsonl", views.registry_jsonl, name="registry-jsonl"),
     path("api/registry/chart", views.registry_chart, name="registry-chart"),
     path("present/", views.present, name="present"),

@@ -9,20 +9,22 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.db.models import Q, QuerySet
 
 from archviz.models import AuditEvent, ManifestReference, RefusedDelivery, UnknownEvent
-from archviz.query import QueryError, time_range
+from archviz.query import QueryError, time_range, whole_number
 from archviz.sources import harbor
 from archviz.sources.registry import ACTIONS, COLUMNS, SOURCES, TARGET_KINDS, is_digest
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 EXPORT_CHUNK = 2000
+STREAM_LINES = 2000
 MAX_FILTER_VALUE = 1024
 # Every action an audit event can have: a registry's, then those only Harbor sends (scans, quotas, replication…).
 ALL_ACTIONS = tuple(dict.fromkeys((*ACTIONS, *harbor.ACTIONS)))
@@ -45,6 +47,11 @@ class AuditFilter:
     until: int | None = None
 
     TEXT = ("repository", "tag", "digest", "actor", "addr", "useragent")
+    # The parameters with a fixed set of values, the first the default ("" is any).
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "action": ("", *ALL_ACTIONS), "kind": ("", *TARGET_KINDS), "source": ("", *SOURCES),
+        "checks": ("show", "hide", "only"),
+    }
     PARAMETERS = (*TEXT, "action", "kind", "source", "checks", "manifest", "since", "until")
 
     @classmethod
@@ -56,11 +63,7 @@ class AuditFilter:
             if len(value) > MAX_FILTER_VALUE:
                 raise QueryError(f"{name} is longer than {MAX_FILTER_VALUE} characters")
             values[name] = value
-        choices = {
-            "action": ("", *ALL_ACTIONS), "kind": ("", *TARGET_KINDS), "source": ("", *SOURCES),
-            "checks": ("show", "hide", "only"),
-        }
-        for name, allowed in choices.items():
+        for name, allowed in cls.CHOICES.items():
             value = query.get(name, "").strip() or allowed[0]
             if value not in allowed:
                 raise QueryError(f"{name}={value[:40]!r} is not one of {', '.join(a for a in allowed if a)}")
@@ -108,7 +111,7 @@ def parse_cursor(value: str) -> tuple[int, int] | None:
     if not value:
         return None
     time_part, _, id_part = value.partition(".")
-    if not (time_part.isdigit() and id_part.isdigit()) or len(value) > 40:
+    if not all(part.isascii() and part.isdigit() for part in (time_part, id_part)) or len(value) > 40:
         raise QueryError(f"before={value[:40]!r} is not a page cursor: follow the \"older\" link")
     return int(time_part), int(id_part)
 
@@ -127,11 +130,7 @@ def page(audit_filter: AuditFilter, before: tuple[int, int] | None, size: int = 
 
 def parse_limit(value: str) -> int:
     """`limit=N`: how many events a page holds, 1 to MAX_PAGE_SIZE (PAGE_SIZE when not given)."""
-    if not value:
-        return PAGE_SIZE
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
-        raise QueryError(f"limit={value[:40]!r} is not a number from 1 to {MAX_PAGE_SIZE}: e.g. limit=500")
-    return int(value)
+    return whole_number("limit", value, 1, MAX_PAGE_SIZE, 500) if value else PAGE_SIZE
 
 
 References = dict[str, list[ManifestReference]]
@@ -185,20 +184,24 @@ def _chunks(audit_filter: AuditFilter) -> Iterator[tuple[list[AuditEvent], Refer
         before = parse_cursor(cursor)
 
 
-async def export_lines(audit_filter: AuditFilter, form: str) -> AsyncIterator[str]:
-    """CSV or JSON Lines of every matching event, newest first, a chunk at a time (constant memory)."""
-    chunks = _chunks(audit_filter)
-    next_chunk = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
+def export_lines(audit_filter: AuditFilter, form: str) -> Iterator[str]:
+    """CSV or JSON Lines of every matching event, newest first, read a chunk at a time (constant memory)."""
     header = ["time", *COLUMNS, "existence_check", "references"]
     if form == "csv":
         yield csv_line(header)
-    while (chunk := await next_chunk()) is not None:
-        rows, references = chunk
-        records = [wire(row, references) for row in rows]
-        if form == "csv":
-            yield "".join(csv_line([_cell(record[name]) for name in header]) for record in records)
-        else:
-            yield "".join(json.dumps(record) + "\n" for record in records)
+    for rows, references in _chunks(audit_filter):
+        for row in rows:
+            record = wire(row, references)
+            yield csv_line([_cell(record[name]) for name in header]) if form == "csv" else json.dumps(record) + "\n"
+
+
+async def streamed(lines: Iterator[str]) -> AsyncIterator[str]:
+    """The lines of a synchronous iterator that reads the database, STREAM_LINES at a time in Django's thread for
+    synchronous code: given a synchronous iterator, a StreamingHttpResponse under ASGI reads it whole before
+    sending anything, and an export of every event would be held in memory."""
+    take = sync_to_async(lambda: list(islice(lines, STREAM_LINES)), thread_sensitive=True)
+    while batch := await take():
+        yield "".join(batch)
 
 
 def _cell(value: Any) -> Any:

@@ -250,11 +250,22 @@ def test_the_healthcheck_asks_a_probe_of_the_dashboard() -> None:
     assert resolve(url).func in (views.health, views.readyz)
 
 
-def test_the_images_files_alone_serve_the_dashboard_and_the_healthcheck_says_so(tmp_path: Path) -> None:
+def web_environment(tmp_path: Path) -> dict[str, str]:
+    """The web service's environment, as compose fills it in with nothing set in .env, its secrets made by
+    scripts/compose-secrets under `tmp_path`. Only the parts that do not run here differ: the database is a SQLite
+    file (`tmp_path/store.sqlite3`, still read from DATABASE_URL_FILE), and there is no Redis."""
+    subprocess.run([ROOT / "scripts" / "compose-secrets", tmp_path], check=True, capture_output=True)
+    (tmp_path / "secrets" / "database_url").write_text(f"sqlite:///{tmp_path}/store.sqlite3\n")
+    environment = {name: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value).replace("/run/secrets/", f"{tmp_path}/secrets/")
+                   for name, value in SERVICES["web"]["environment"].items() if name != "REDIS_URL"}
+    return environment | {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def test_the_images_files_serve_with_the_web_services_settings_and_pass_its_healthcheck(tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
     image_files(app)
-    env = dashboard_env(tmp_path / "data", f"unix://{tmp_path}/no-daemon.sock") | {"PYTHONDONTWRITEBYTECODE": "1"}
+    env = dashboard_env(tmp_path / "data", f"unix://{tmp_path}/no-daemon.sock") | web_environment(tmp_path)
     where = subprocess.run([sys.executable, "-c", "import archviz; print(archviz.__file__)"], cwd=app, env=env,
                            check=True, capture_output=True, text=True).stdout.strip()
     assert where == str(app / "archviz" / "__init__.py")  # the copy runs, not the checkout
@@ -272,9 +283,13 @@ def test_the_images_files_alone_serve_the_dashboard_and_the_healthcheck_says_so(
         for path in ("/login/", "/static/archviz/archviz.css", "/static/archviz/live.js"):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
                 assert answer.status == 200, path
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            assert answer.url == f"http://127.0.0.1:{port}/login/?next=/"  # the service requires a login
     finally:
         server.terminate()
         server.wait(timeout=15)
+    assert (tmp_path / "store.sqlite3").is_file()  # DATABASE_URL_FILE was read
+    assert not (tmp_path / "data" / "secret_key").exists()  # and ARCHVIZ_SECRET_KEY_FILE
 
 
 # The registry ---------------------------------------------------------------------------------------------------

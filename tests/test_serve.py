@@ -49,6 +49,7 @@ def test_binding_off_loopback_forces_a_login_on_every_page(tmp_path: Path) -> No
     [
         ("ARCHVIZ_SNAPSHOT_SIZE", "-5", "ARCHVIZ_SNAPSHOT_SIZE=-5 is out of range"),
         ("ARCHVIZ_REQUIRE_LOGIN", "sometimes", "ARCHVIZ_REQUIRE_LOGIN='sometimes' is not a boolean"),
+        ("ARCHVIZ_LOGIN_WINDOW", "5", "ARCHVIZ_LOGIN_WINDOW=5 is out of range: it must be between 10 and 86400"),
         ("DATABASE_URL", "oracle://db/x", "DATABASE_URL scheme 'oracle' is not supported"),
     ],
 )

@@ -8,6 +8,7 @@ The person here is an operator who copies compose.yaml to a server and types `do
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -18,6 +19,7 @@ import sys
 import time
 import tomllib
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,7 @@ from django.urls import resolve
 from archviz import views
 from archviz.hooks import HOOK_PATH
 from dashboard.env import database_from_url
-from tests.conftest import ROOT, dashboard_env, free_port, start_serve
+from tests.conftest import ROOT, dashboard_env, free_port, webhook_dashboard
 
 COMPOSE_TEXT = (ROOT / "compose.yaml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
@@ -329,6 +331,41 @@ def push_blob(address: str, repository: str) -> None:
         assert answer.status == 201
 
 
+@contextlib.contextmanager
+def registry_as_compose_starts_it(binary: str, folder: Path, webhook: str, token_file: Path) -> Iterator[str]:
+    """The registry service's start script, run here by the shell with `binary` as its `registry`; yields its
+    address. Where compose would publish it and its volume: a free port and a folder of the test's."""
+    (folder / "bin").mkdir()
+    (folder / "bin" / "registry").symlink_to(binary)
+    address = f"127.0.0.1:{free_port()}"
+    env = {"PATH": f"{folder / 'bin'}:{os.environ['PATH']}", "TMPDIR": str(folder), "WEBHOOK": webhook,
+           "TOKEN_FILE": str(token_file), "REGISTRY_HTTP_ADDR": address,
+           "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(folder / "storage")}
+    log = folder / "registry.log"
+    with log.open("wb") as output:
+        registry = subprocess.Popen(["/bin/sh", "-c", registry_script()], env=env, stdout=output,
+                                    stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert registry.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the registry did not answer"
+                time.sleep(0.1)
+        yield address
+    finally:
+        registry.terminate()
+        registry.wait(timeout=10)
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.load(answer)
+
+
 @pytest.mark.parametrize("binary", REGISTRIES.values(), ids=REGISTRIES.keys())
 def test_the_registry_started_as_compose_starts_it_reaches_the_dashboard_with_the_shared_token(
         tmp_path: Path, binary: str | None) -> None:
@@ -337,50 +374,21 @@ def test_the_registry_started_as_compose_starts_it_reaches_the_dashboard_with_th
                     "distribution 3.1 is in ../shared/bin")
     subprocess.run([ROOT / "scripts" / "compose-secrets", tmp_path], check=True, capture_output=True)
     token_file = tmp_path / "secrets" / "registry_token"
-    env = dashboard_env(tmp_path / "data", f"unix://{tmp_path}/no-daemon.sock") | {
-        "ARCHVIZ_REGISTRY_TOKEN_FILE": str(token_file)}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    server = start_serve(port, env, "--no-watch")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "registry").symlink_to(binary)
-    address = f"127.0.0.1:{free_port()}"
-    registry_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp_path),
-                    "WEBHOOK": f"http://127.0.0.1:{port}{HOOK_PATH}", "TOKEN_FILE": str(token_file),
-                    # Where compose would publish it, and its volume: here a free port and a folder of the test's.
-                    "REGISTRY_HTTP_ADDR": address,
-                    "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path / "registry")}
-    log = (tmp_path / "registry.log").open("wb")
-    registry = subprocess.Popen(["/bin/sh", "-c", registry_script()], env=registry_env, stdout=log,
-                                stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert registry.poll() is None, (tmp_path / "registry.log").read_text()
-            try:
-                with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the registry did not answer"
-                time.sleep(0.1)
+    (tmp_path / "registry").mkdir()
+    # The web processes read the token from its file, which wins over one given directly.
+    with webhook_dashboard(tmp_path / "data", "not-the-shared-one", {
+            "ARCHVIZ_REGISTRY_TOKEN_FILE": str(token_file)}) as url, registry_as_compose_starts_it(
+            binary, tmp_path / "registry", f"{url}{HOOK_PATH}", token_file) as address:
         push_blob(address, "compose/wired")
+        deadline = time.monotonic() + 20
         events: list[dict] = []
         while not events and time.monotonic() < deadline:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/registry/events/?repository=compose/wired",
-                                        timeout=10) as answer:
-                events = json.load(answer)["events"]
+            events = get_json(f"{url}/api/registry/events/?repository=compose/wired")["events"]
             time.sleep(0.1)
         assert [(event["action"], event["repository"]) for event in events] == [("push", "compose/wired")]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/registry/refusals/", timeout=10) as answer:
-            assert json.load(answer)["refusals"] == []
-    finally:
-        registry.terminate()
-        registry.wait(timeout=10)
-        server.terminate()
-        server.wait(timeout=15)
+        assert get_json(f"{url}/api/registry/refusals/")["refusals"] == []
     # The configuration it wrote at start holds the token: readable by its owner only.
-    (config,) = tmp_path.glob("tmp.*")
+    (config,) = (tmp_path / "registry").glob("tmp.*")
     assert token_file.read_text().strip() in config.read_text()
     assert config.stat().st_mode & 0o777 == 0o600
 

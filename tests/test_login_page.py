@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, dashboard_env, free_port, start_serve
+from tests.conftest import ROOT, dashboard_env, webhook_dashboard
 
 pytestmark = pytest.mark.browser
 PASSWORD = "chalk-and-talk"
@@ -19,18 +19,12 @@ PASSWORD = "chalk-and-talk"
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[str]:
     """`serve` requiring a login, with a staff user `teacher` and two failed attempts allowed per window."""
-    env = dashboard_env(tmp_path, f"unix://{tmp_path}/no-daemon.sock") | {
-        "ARCHVIZ_REQUIRE_LOGIN": "1", "ARCHVIZ_LOGIN_ATTEMPTS": "2", "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "teacher",
-                    "--email", "teacher@example.org"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = free_port()
-    server = start_serve(port, env, "--no-watch")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+    settings = {"ARCHVIZ_REQUIRE_LOGIN": "1", "ARCHVIZ_LOGIN_ATTEMPTS": "2", "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+    with webhook_dashboard(tmp_path, "no-registry-here", settings) as url:
+        subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "teacher",
+                        "--email", "teacher@example.org"], cwd=ROOT, check=True, capture_output=True,
+                       env=dashboard_env(tmp_path, "unix:///nonexistent.sock") | settings)
+        yield url
 
 
 def test_a_teacher_is_sent_to_log_in_comes_back_and_logs_out(chromium, guarded: str) -> None:  # noqa: ANN001

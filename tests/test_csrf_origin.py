@@ -104,7 +104,7 @@ def test_the_walk_finds_every_endpoint_that_changes_something() -> None:
     for address in ("/api/pulls/", "/api/pulls/1/cancel", "/api/sessions/", "/api/sessions/import", "/login/",
                     "/logout/", "/admin/auth/user/1/delete/", "/admin/auth/user/1/password/"):
         assert address in found
-    assert routes() == ["/ws/live/", "/ws/inventory/", "/ws/map/"]
+    assert {"/ws/live/", "/ws/inventory/", "/ws/map/"} <= set(routes())
 
 
 @override_settings(ARCHVIZ_REQUIRE_LOGIN=True, ARCHVIZ_ALLOW_ACTIONS=True)

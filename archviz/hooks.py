@@ -13,6 +13,10 @@ page shows it.
 
 Harbor retries a refused delivery too (a few times, then drops it), so its webhook follows the same rule.
 
+No CSRF check, on purpose: a registry has no cookie and no page to take a token from. Each webhook authenticates
+its sender with the secret in `Authorization` instead (compared in constant time), and reads no cookie, so a
+logged-in browser's cookies get a forged request nowhere (archviz.csrf says what protects every other endpoint).
+
 1. Refuse what is not a POST, what lacks the webhook's credential, and what declares too large a body.
 2. Read the body, stopping past the limit; refuse it only when it is not JSON.
 3. Store every event not stored yet, in one transaction (archviz.audit.ingest).

@@ -8,10 +8,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
 
-# Paths that carry their own authentication (the admin's login form) or hold nothing private (the probes and the
+# Paths that carry their own authentication (the login page, the admin) or hold nothing private (the probes and the
 # metrics: whether the parts answer, and counts). The registry webhook never reaches Django (archviz.hooks): its
 # bearer token is its authentication.
-OPEN_PREFIXES = ("/admin/", "/static/", "/api/health", "/healthz", "/readyz", "/metrics")
+OPEN_PREFIXES = ("/login/", "/admin/", "/static/", "/api/health", "/healthz", "/readyz", "/metrics")
 
 
 def _refusal(request: HttpRequest, user_authenticated: bool) -> HttpResponse | None:

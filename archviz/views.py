@@ -413,7 +413,7 @@ def action_refusal(user: Any) -> str | None:
     if not settings.ARCHVIZ_ALLOW_ACTIONS:
         return "actions are off: set ARCHVIZ_ALLOW_ACTIONS=1 to let staff users pull images from here"
     if not user.is_authenticated:
-        return "log in as a staff user to pull images (/admin/login/)"
+        return "log in as a staff user to pull images (/login/)"
     if not user.is_staff:
         return "only staff users may pull images"
     return None

@@ -131,6 +131,16 @@ def channel_layer(redis_url: str) -> dict[str, object]:
     return {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}
 
 
+def cache(redis_url: str) -> dict[str, object]:
+    """The CACHES entry: Redis at REDIS_URL (shared by every process), or this process's memory when there is none.
+    A read or write gives up after a few seconds, so a page that uses the cache says Redis is down instead of
+    hanging."""
+    if not redis_url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url, "KEY_PREFIX": "archviz",
+            "OPTIONS": {"socket_timeout": REDIS_CONNECT_TIMEOUT, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}}
+
+
 def sqlite_database(path: Path) -> dict[str, object]:
     # WAL with synchronous=NORMAL: readers never block the watcher's writes, and a commit needs no
     # fsync. Connections are kept (CONN_MAX_AGE None): opening one per batch cost milliseconds of

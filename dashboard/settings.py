@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 from dashboard.env import (
+    cache,
     channel_layer,
     database_from_url,
     env_bool,
@@ -57,6 +58,10 @@ ARCHVIZ_DOCKER_HOSTS = env_list("ARCHVIZ_DOCKER_HOSTS", [])
 ARCHVIZ_ALLOW_ACTIONS = env_bool("ARCHVIZ_ALLOW_ACTIONS", False)
 # Every page and websocket needs a Django login. `serve` forces this on when it binds off loopback.
 ARCHVIZ_REQUIRE_LOGIN = env_bool("ARCHVIZ_REQUIRE_LOGIN", False)
+# The login page answers 429 to a client address, or for a user name, that failed this many times in one window of
+# ARCHVIZ_LOGIN_WINDOW seconds (archviz.attempts).
+ARCHVIZ_LOGIN_ATTEMPTS = env_int("ARCHVIZ_LOGIN_ATTEMPTS", 5, minimum=1, maximum=1000)
+ARCHVIZ_LOGIN_WINDOW = env_int("ARCHVIZ_LOGIN_WINDOW", 900, minimum=10, maximum=86400)
 # How many of the newest observations a browser receives when it (re)connects.
 ARCHVIZ_SNAPSHOT_SIZE = env_int("ARCHVIZ_SNAPSHOT_SIZE", 200, minimum=1, maximum=5000)
 ARCHVIZ_SOCKET_LAG_LIMIT = env_int("ARCHVIZ_SOCKET_LAG_LIMIT", 1000, minimum=100, maximum=1_000_000)
@@ -105,7 +110,11 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "dashboard.urls"
 ASGI_APPLICATION = "dashboard.asgi.application"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "live"
+LOGOUT_REDIRECT_URL = "live"
+# A refused CSRF check is said in JSON to the pages' scripts (/api/…), as their other errors are.
+CSRF_FAILURE_VIEW = "archviz.csrf.csrf_failure"
 
 TEMPLATES = [
     {
@@ -122,13 +131,17 @@ TEMPLATES = [
     },
 ]
 
-_database_url = env_str("DATABASE_URL", "")
+_database_url = env_secret("DATABASE_URL") or ""
 DATABASES = {
     "default": database_from_url(_database_url) if _database_url else sqlite_database(DATA_DIR / "archviz.sqlite3")
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CHANNEL_LAYERS = {"default": channel_layer(env_str("REDIS_URL", ""))}
+_redis_url = env_str("REDIS_URL", "")
+CHANNEL_LAYERS = {"default": channel_layer(_redis_url)}
+# The cache holds the login page's counts of failed attempts: in Redis when there is one, so that every web process
+# counts the same; otherwise in this process (the embedded mode serves from one process).
+CACHES = {"default": cache(_redis_url)}
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

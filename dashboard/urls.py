@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import path
+from django.views.generic import RedirectView
 
-from archviz import views
+from archviz import logins, views
 from archviz.audit.reports import REPORTS
 from archviz.classroom import views as classroom_views
 
@@ -41,5 +42,9 @@ urlpatterns = [
     path("registry/unknown/", views.registry_unknown, name="registry-unknown"),
     path("api/registry/unknown/", views.registry_unknown_api, name="registry-unknown-api"),
     path("api/registry/refusals/", views.registry_refusals_api, name="registry-refusals"),
+    path("login/", logins.login, name="login"),
+    path("logout/", logins.logout, name="logout"),
+    # One login page, whose failed attempts are counted: the admin's own would let a guesser past the count.
+    path("admin/login/", RedirectView.as_view(url="/login/", query_string=True)),
     path("admin/", admin.site.urls),
 ]

@@ -32,7 +32,7 @@ def pull(client: Client, body: object) -> tuple[int, dict]:
 @override_settings(ARCHVIZ_ALLOW_ACTIONS=True)
 def test_anonymous_and_non_staff_users_get_a_403_and_no_pull_form(client: Client) -> None:
     assert pull(client, {"reference": "lab/app:1"}) == (403, {"error": "log in as a staff user to pull images "
-                                                                       "(/admin/login/)"})
+                                                                       "(/login/)"})
     assert 'id="pull-form"' not in client.get("/inventory/").content.decode()
     client.force_login(User.objects.create_user("member", password="x"))
     assert pull(client, {"reference": "lab/app:1"}) == (403, {"error": "only staff users may pull images"})

@@ -8,6 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import (
     REDIS_BLOCKING_POP,
+    cache,
     channel_layer,
     database_from_url,
     env_bool,
@@ -93,3 +94,11 @@ def test_a_redis_read_may_outlast_channels_redis_blocking_receive() -> None:
 def test_a_redis_url_that_is_not_one_says_what_to_write() -> None:
     with pytest.raises(ImproperlyConfigured, match="REDIS_URL='localhost:6379' is not a Redis URL: use redis://"):
         channel_layer("localhost:6379")
+
+
+def test_the_cache_is_redis_when_there_is_one_and_gives_up_on_it_quickly() -> None:
+    assert cache("") == {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    shared = cache("redis://127.0.0.1:6379/0")
+    assert (shared["BACKEND"], shared["LOCATION"]) == ("django.core.cache.backends.redis.RedisCache",
+                                                       "redis://127.0.0.1:6379/0")
+    assert shared["OPTIONS"]["socket_timeout"] <= 5 and shared["OPTIONS"]["socket_connect_timeout"] <= 5

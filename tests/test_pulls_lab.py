@@ -76,10 +76,10 @@ def test_a_staff_user_pulls_a_multi_layer_image_and_every_layer_completes(chromi
         assert viewer.locator("#pull-form").count() == 0
 
         page = chromium.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{actions_dashboard.url}/admin/login/?next=/inventory/")
+        page.goto(f"{actions_dashboard.url}/login/?next=/inventory/")
         page.fill("#id_username", "staff")
         page.fill("#id_password", STAFF_PASSWORD)
-        page.click("input[type=submit]")
+        page.click("#login-form button[type=submit]")
         page.wait_for_selector("#link-state[data-state=live]")
         page.fill("input[name=reference]", reference)
         page.click("#pull-form button[type=submit]")

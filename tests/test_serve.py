@@ -37,7 +37,7 @@ def test_binding_off_loopback_forces_a_login_on_every_page(tmp_path: Path) -> No
         with pytest.raises(urllib.error.HTTPError) as redirect:
             opener.open(f"http://127.0.0.1:{port}/")
         assert redirect.value.code == 302
-        assert redirect.value.headers["Location"] == "/admin/login/?next=/"
+        assert redirect.value.headers["Location"] == "/login/?next=/"
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -49,6 +49,7 @@ def test_binding_off_loopback_forces_a_login_on_every_page(tmp_path: Path) -> No
     [
         ("ARCHVIZ_SNAPSHOT_SIZE", "-5", "ARCHVIZ_SNAPSHOT_SIZE=-5 is out of range"),
         ("ARCHVIZ_REQUIRE_LOGIN", "sometimes", "ARCHVIZ_REQUIRE_LOGIN='sometimes' is not a boolean"),
+        ("ARCHVIZ_LOGIN_WINDOW", "5", "ARCHVIZ_LOGIN_WINDOW=5 is out of range: it must be between 10 and 86400"),
         ("DATABASE_URL", "oracle://db/x", "DATABASE_URL scheme 'oracle' is not supported"),
     ],
 )

@@ -25,7 +25,7 @@ def _error(message: str, status: int = 400) -> JsonResponse:
 def _refusal(request: HttpRequest) -> JsonResponse | None:
     user = request.user
     if not user.is_authenticated:
-        return _error("log in as a staff user to keep or import sessions (/admin/login/)", 403)
+        return _error("log in as a staff user to keep or import sessions (/login/)", 403)
     if not user.is_staff:
         return _error("only staff users may keep or import sessions", 403)
     return None

@@ -12,16 +12,12 @@ import pytest
 from archviz.audit.hours import WEEKDAYS
 from archviz.lab import Lab
 from tests.conftest import Dashboard, NotificationSink
-from tests.test_registry_lab import (
-    push,
-    registry_dashboard,  # noqa: F401 - the fixture
-    settle,
-)
+from tests.test_registry_lab import push, settle
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser]
 
 
-def test_a_team_opens_the_reports_from_the_audit_page(chromium, registry_dashboard: Dashboard,  # noqa: F811
+def test_a_team_opens_the_reports_from_the_audit_page(chromium, registry_dashboard: Dashboard,
                                                       sink: NotificationSink, lab: Lab) -> None:
     repository = f"reports/app{uuid.uuid4().hex[:6]}"
     push(lab, repository)

@@ -234,7 +234,8 @@ class LiveClient:
                 self._acknowledged = self._seq
             elif self._seq - self._acknowledged >= ACK_EVERY:  # as the live page says how far it is
                 self._acknowledged = self._seq
-                await self.socket.send(json.dumps({"type": "ack", "seq": self._seq}))
+                with contextlib.suppress(ConnectionClosed):  # closed meanwhile: the next receive reconnects
+                    await self.socket.send(json.dumps({"type": "ack", "seq": self._seq}))
         elif frame["type"] == "observations" and frame["seq"] > self._seq + 1 and self.follow:
             self.resyncs += 1
             await self.socket.send(json.dumps({"type": "resync"}))

@@ -190,14 +190,13 @@ def _row_of(method: str, path: str) -> int:
 
 def title(command: Command) -> str:
     """The command one client typed, as well as its requests tell."""
-    if not command.spans:
-        return command.program
-    row, _ = min(((_row_of(s.method, s.path), s) for s in command.spans), key=lambda pair: pair[0])
+    rows = [_row_of(s.method, s.path) for s in command.spans]
+    row = min(rows, default=len(COMMANDS))
     if row == len(COMMANDS):
         return command.program
     name = COMMANDS[row][2]
-    said = list(dict.fromkeys(" ".join(name(command, s).split()) for s in command.spans
-                              if _row_of(s.method, s.path) == row))
+    said = list(dict.fromkeys(" ".join(name(command, s).split())
+                              for s, of in zip(command.spans, rows, strict=True) if of == row))
     # One command on several objects (`docker rm -f web1 web2`) makes one request per object, all at once: the
     # order they arrive in says nothing of the order they were typed in, so they are named in sorted order.
     verb = said[0].rsplit(" ", 1)[0]
@@ -222,9 +221,15 @@ def finishes(command: Command, span: Span) -> bool:
         return False  # no answer came: the client (or the daemon) went away, and what the user saw is unknown
     if command.open_spans or (span.status >= 400 and span.path != "/containers/create"):
         return not command.open_spans
-    if any(span.method == m and span.path.startswith(p) and span.path.endswith(s) for m, p, s in _CONTINUES):
+    if _continues(span.method, span.path):
         return False
     return not (span.path == "/images/create" and command.missing)
+
+
+@lru_cache(maxsize=4096)
+def _continues(method: str, path: str) -> bool:
+    """Whether the client always asks more after an answer to this request (a row of _CONTINUES)."""
+    return any(method == m and path.startswith(p) and path.endswith(s) for m, p, s in _CONTINUES)
 
 
 def outcome(span: Span) -> str:

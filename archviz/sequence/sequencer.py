@@ -68,6 +68,7 @@ class Sequencer:
         self._asked_at: dict[str, int] = {}  # span id -> position of its request
         self._remember = REMEMBER  # how many spans or boxes a live fold holds before it forgets (see `_forget`)
         self._participant_of: dict[tuple[object, ...], str] = {}
+        self._daemons: list[Participant] = []  # the daemons among the participants (each seen by its own events)
         self._prepared = False
 
     def prepare(self, observations: Iterable[dict[str, Any]]) -> None:
@@ -254,14 +255,15 @@ class Sequencer:
     def _draw(self, o: dict[str, Any], arrows: list[Arrow], interaction: Interaction | None, block: str | None,
               delta: Delta, *, inferred: bool, detail: str = "", registry: str = "") -> None:
         """`registry`: the registry that answered the span these arrows belong to, if it was heard from."""
+        if not arrows:
+            return
+        observation, time_ns = o["id"], int(o["time_ns"])
+        interaction_id = interaction.id if interaction else None
         for index, arrow in enumerate(arrows):
             sender = self._participant(arrow.sender, o, delta, inferred, registry)
             receiver = self._participant(arrow.receiver, o, delta, inferred, registry)
-            message = Message(
-                id=f"{o['id']}.{index}", time_ns=int(o["time_ns"]), sender=sender, receiver=receiver,
-                kind=arrow.kind, label=arrow.label, observation=o["id"],
-                interaction=interaction.id if interaction else None, block=block, inferred=inferred, detail=detail,
-            )
+            message = Message(f"{observation}.{index}", time_ns, sender, receiver, arrow.kind, arrow.label,
+                              observation, interaction_id, block, inferred, detail)
             delta.messages.append(message)
             if self.keep_order:
                 self.order[message.id] = (self._position, self._position, index)
@@ -270,11 +272,11 @@ class Sequencer:
                  replace: bool = False) -> None:
         """An arrow of the User's, which belongs to a command rather than to one observation."""
         message_id = f"{command.interaction}.{suffix}" if suffix == "user" else f"{o['id']}.{suffix}"
-        sender, receiver = (self._side(role, command, o, delta) for role in (arrow.sender, arrow.receiver))
+        sender = self._side(arrow.sender, command, o, delta)
+        receiver = self._side(arrow.receiver, command, o, delta)
         delta.messages.append(Message(
-            id=message_id, time_ns=int(o["time_ns"]), sender=sender, receiver=receiver, kind=arrow.kind,
-            label=arrow.label, observation=int(command.interaction[1:]) if suffix == "user" else o["id"],
-            interaction=command.interaction, inferred=False,
+            message_id, int(o["time_ns"]), sender, receiver, arrow.kind, arrow.label,
+            int(command.interaction[1:]) if suffix == "user" else o["id"], command.interaction, inferred=False,
         ))
         if self.keep_order and not replace:
             # The User types first and hears last, wherever the requests and effects in between go.
@@ -338,13 +340,14 @@ class Sequencer:
         if participant.id not in self.participants:
             self.participants[participant.id] = participant
             delta.participants.append(participant)
+            if participant.role == DAEMON and not participant.id.startswith("daemon:at "):
+                self._daemons.append(participant)
         return participant.id
 
     def _daemon_seen_by_registry(self, o: dict[str, Any]) -> Participant:
         """A registry sees a daemon only by its address: when archviz watches exactly one daemon, it is that one."""
-        daemons = [p for p in self.participants.values() if p.role == DAEMON and not p.id.startswith("daemon:at ")]
-        if len(daemons) == 1:
-            return daemons[0]
+        if len(self._daemons) == 1:
+            return self._daemons[0]
         client = o["attributes"].get("client", "") or "unknown"
         return Participant(f"daemon:at {client}", DAEMON, f"Daemon at {client}")
 

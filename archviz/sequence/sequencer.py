@@ -293,19 +293,18 @@ class Sequencer:
             if asked is not None and asked > position:
                 order[message_id] = (asked, _LAST, position * 16 + index)  # right after the request that caused it
         first_of: dict[str | None, int] = {}
-        for message in messages:
-            if message.interaction is not None and order[message.id][0] >= 0:
-                first_of[message.interaction] = min(first_of.get(message.interaction, _LAST), order[message.id][0])
-
         # A block (the pull a command needed) is laid out in one piece where it began, in the order things happened.
         block_at: dict[str, tuple[int, int, int]] = {}
         for message in messages:
-            if message.block is not None:
-                block_at[message.block] = min(block_at.get(message.block, order[message.id]), order[message.id])
+            position = order[message.id]
+            if message.interaction is not None and 0 <= position[0] < first_of.get(message.interaction, _LAST + 1):
+                first_of[message.interaction] = position[0]
+            if message.block is not None and position < block_at.get(message.block, (_LAST + 1,)):
+                block_at[message.block] = position
 
         def place(message: Message) -> tuple[int, tuple[int, int, int], int, tuple[int, int, int]]:
             position = order[message.id]
-            box = first_of.get(message.interaction, position[0]) if message.interaction is not None else position[0]
+            box = first_of.get(message.interaction, position[0])  # no box is keyed None
             if message.block is not None:
                 return box, block_at[message.block], message.time_ns, position
             return box, position, 0, position

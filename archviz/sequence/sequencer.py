@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from archviz.sequence.collector import collector_paused
 from archviz.sequence.commands import Command, finishes, outcome, title
 from archviz.sequence.inference import Inference
 from archviz.sequence.labels import arrows_for, wire_line
@@ -396,13 +397,14 @@ def host_label(host: str) -> str:
 def sequence(observations: Iterable[dict[str, Any]]) -> Diagram:
     """The whole diagram of some observations (in store order): every span known first, and each box's arrows
     laid out together, the User's first, each effect right after the request that caused it."""
-    observations = list(observations)
-    sequencer = Sequencer(keep_order=True)
-    sequencer.prepare(observations)
-    messages: dict[str, Message] = {}
-    for observation in observations:
-        for message in sequencer.add(observation).messages:
-            messages[message.id] = message
-    laid_out = sequencer.laid_out(messages.values())
-    interactions = {m.interaction: sequencer.interactions[m.interaction] for m in laid_out if m.interaction}
-    return Diagram(list(sequencer.participants.values()), laid_out, interactions)
+    with collector_paused():
+        observations = list(observations)
+        sequencer = Sequencer(keep_order=True)
+        sequencer.prepare(observations)
+        messages: dict[str, Message] = {}
+        for observation in observations:
+            for message in sequencer.add(observation).messages:
+                messages[message.id] = message
+        laid_out = sequencer.laid_out(messages.values())
+        interactions = {m.interaction: sequencer.interactions[m.interaction] for m in laid_out if m.interaction}
+        return Diagram(list(sequencer.participants.values()), laid_out, interactions)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import re
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from archviz.classroom import sessions
@@ -16,6 +19,7 @@ from archviz.query import QueryError, parse_instant, time_range
 # A present view of the live store folds at most this many observations (a session holds at most its own limit).
 RANGE_OBSERVATIONS = 20_000
 PRESENT_PARAMETERS = {"session", "since", "until"}
+_GZIP = re.compile(r"\bgzip\b")  # as Django's GZipMiddleware reads Accept-Encoding
 
 
 def _error(message: str, status: int = 400) -> JsonResponse:
@@ -51,7 +55,7 @@ def present_api(request: HttpRequest) -> HttpResponse:
             assert session is not None
             return present(session.observations, session.heading())
 
-        return _json(answer(("session", name, version), of_session))
+        return _json(request, answer(("session", name, version), of_session))
     try:
         since, until = time_range(query)
     except QueryError as error:
@@ -65,11 +69,18 @@ def present_api(request: HttpRequest) -> HttpResponse:
     # What the range holds now: a late observation (a registry's retried delivery) changes the count or the last id.
     ids = list(rows.values_list("id", flat=True))
     key = ("range", since, until, len(ids), ids[-1] if ids else 0)
-    return _json(answer(key, lambda: present(row.to_wire() for row in rows)))
+    return _json(request, answer(key, lambda: present(row.to_wire() for row in rows)))
 
 
-def _json(body: bytes) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json")
+def _json(request: HttpRequest, compressed: bytes) -> HttpResponse:
+    """A kept answer as it is kept (gzip) to a client that takes gzip, decompressed to any other."""
+    if _GZIP.search(request.headers.get("Accept-Encoding", "")):
+        response = HttpResponse(compressed, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(gzip.decompress(compressed), content_type="application/json")
+    patch_vary_headers(response, ["Accept-Encoding"])
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -294,3 +294,21 @@ def test_a_browser_is_sent_the_present_answer_compressed_and_any_other_client_pl
     assert len(browser.content) < len(plain.content) / 4
     assert gzip.decompress(browser.content) == plain.content
 
+
+@pytest.mark.parametrize("how", ["keep", "import"])
+def test_a_session_kept_or_imported_from_the_page_opens_without_being_mapped_again(
+        client: Client, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    store_scenario("pull")
+    staff(client)
+    if how == "keep":
+        kept = client.post("/api/sessions/", {"name": "lesson", "since": "0", "until": "4102444800"})
+    else:
+        kept = client.post("/api/sessions/import", session_file("lesson"), content_type="application/json")
+    assert kept.status_code == 201
+
+    def mapped_again(*arguments: Any) -> None:
+        raise AssertionError("the first open mapped the session again")
+
+    monkeypatch.setattr("archviz.classroom.views.present", mapped_again)
+    opened = client.get("/api/present/?session=lesson")
+    assert opened.status_code == 200 and len(opened.json()["messages"]) > 10

@@ -46,16 +46,10 @@ def present_api(request: HttpRequest) -> HttpResponse:
         if len(query) > 1:
             return _error("give either session=NAME or since=/until=, not both")
         name = query["session"]
-        version = sessions.version(name)
-        if version is None:
+        kept = _session_answer(name)
+        if kept is None:
             return _error(f"no session named {name[:80]!r}: /api/sessions/ lists them", 404)
-
-        def of_session() -> dict[str, Any]:
-            session = sessions.load(name)
-            assert session is not None
-            return present(session.observations, session.heading())
-
-        return _json(request, answer(("session", name, version), of_session))
+        return _json(request, kept)
     try:
         since, until = time_range(query)
     except QueryError as error:
@@ -70,6 +64,20 @@ def present_api(request: HttpRequest) -> HttpResponse:
     ids = list(rows.values_list("id", flat=True))
     key = ("range", since, until, len(ids), ids[-1] if ids else 0)
     return _json(request, answer(key, lambda: present(row.to_wire() for row in rows)))
+
+
+def _session_answer(name: str) -> bytes | None:
+    """A session's present answer, made now if it is not kept; None when there is no session of that name."""
+    version = sessions.version(name)
+    if version is None:
+        return None
+
+    def of_session() -> dict[str, Any]:
+        session = sessions.load(name)
+        assert session is not None
+        return present(session.observations, session.heading())
+
+    return answer(("session", name, version), of_session)
 
 
 def _json(request: HttpRequest, compressed: bytes) -> HttpResponse:
@@ -98,6 +106,7 @@ def sessions_api(request: HttpRequest) -> JsonResponse:
         kept = sessions.save_range(form.get("name", ""), form.get("title", "")[:200], since, until)
     except (QueryError, sessions.SessionError) as error:
         return _error(str(error))
+    _session_answer(kept.name)  # the page opens it next: its first open is then as quick as the ones after
     return JsonResponse(kept.summary(shipped=False), status=201)
 
 
@@ -127,6 +136,7 @@ def session_import(request: HttpRequest) -> JsonResponse:
         return _error(str(error), 413)
     except sessions.SessionError as error:
         return _error(str(error))
+    _session_answer(session.name)  # the page opens it next: its first open is then as quick as the ones after
     return JsonResponse(session.summary(shipped=False), status=201)
 
 

@@ -63,7 +63,7 @@ def present_api(request: HttpRequest) -> HttpResponse:
     # What the range holds now: a late observation (a registry's retried delivery) changes the count or the last id.
     ids = list(rows.values_list("id", flat=True))
     key = ("range", since, until, len(ids), ids[-1] if ids else 0)
-    return _json(request, answer(key, lambda: present(row.to_wire() for row in rows)))
+    return _json(request, answer(key, lambda: present(StoredObservation.wires(rows, "id"))))
 
 
 def _session_answer(name: str) -> bytes | None:

@@ -86,6 +86,14 @@ class Sequencer:
 
     def add(self, observation: dict[str, Any]) -> Delta:
         delta = Delta()
+        self._fold(observation, delta)
+        if not self.keep_order and max(len(self._of_span), len(self.interactions)) > self._remember:
+            self._forget(int(observation["time_ns"]) - FORGET_AFTER_NS)
+            # A burst that is all still recent is kept whole; forgetting waits until it has doubled.
+            self._remember = max(REMEMBER, 2 * max(len(self._of_span), len(self.interactions)))
+        return delta
+
+    def _fold(self, observation: dict[str, Any], delta: Delta) -> None:
         self._position += 1
         source, kind = observation["source"], observation["kind"]
         if source == "watcher" or kind == "daemon-other":
@@ -94,11 +102,6 @@ class Sequencer:
             self._request(observation, delta)
         else:
             self._effect(observation, delta)
-        if not self.keep_order and max(len(self._of_span), len(self.interactions)) > self._remember:
-            self._forget(int(observation["time_ns"]) - FORGET_AFTER_NS)
-            # A burst that is all still recent is kept whole; forgetting waits until it has doubled.
-            self._remember = max(REMEMBER, 2 * max(len(self._of_span), len(self.interactions)))
-        return delta
 
     def _forget(self, horizon_ns: int) -> None:
         """Keep a live fold's memory bounded: spans that ended, and commands quiet, before the horizon are done.
@@ -394,6 +397,15 @@ def host_label(host: str) -> str:
     return host.split("://", 1)[-1]
 
 
+class _Gathered(Delta):
+    """What a whole fold draws, all in one Delta: which boxes each observation touched matters only live."""
+
+    __slots__ = ()
+
+    def touch(self, interaction: Interaction) -> None:
+        pass
+
+
 def sequence(observations: Iterable[dict[str, Any]]) -> Diagram:
     """The whole diagram of some observations (in store order): every span known first, and each box's arrows
     laid out together, the User's first, each effect right after the request that caused it."""
@@ -401,10 +413,10 @@ def sequence(observations: Iterable[dict[str, Any]]) -> Diagram:
         observations = list(observations)
         sequencer = Sequencer(keep_order=True)
         sequencer.prepare(observations)
-        messages: dict[str, Message] = {}
+        gathered = _Gathered()
         for observation in observations:
-            for message in sequencer.add(observation).messages:
-                messages[message.id] = message
-        laid_out = sequencer.laid_out(messages.values())
+            sequencer._fold(observation, gathered)
+        # A Message sent again with the same id (a box's title became known) replaces the one sent before.
+        laid_out = sequencer.laid_out({message.id: message for message in gathered.messages}.values())
         interactions = {m.interaction: sequencer.interactions[m.interaction] for m in laid_out if m.interaction}
         return Diagram(list(sequencer.participants.values()), laid_out, interactions)

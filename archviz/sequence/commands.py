@@ -57,10 +57,12 @@ def _true(span: Span, name: str) -> bool:
 
 
 def _run(command: Command, span: Span) -> str:
-    paths = [s.path for s in command.spans]
-    started = any(p.endswith("/start") and p.startswith("/containers/") for p in paths)
-    attached = any(p.endswith("/attach") for p in paths)
-    removed = any(s.path.endswith("/wait") and s.query.get("condition") == "removed" for s in command.spans)
+    started = attached = removed = False
+    for other in command.spans:
+        path = other.path
+        started = started or (path.endswith("/start") and path.startswith("/containers/"))
+        attached = attached or path.endswith("/attach")
+        removed = removed or (path.endswith("/wait") and other.query.get("condition") == "removed")
     verb = "run" if started else "create"
     flags = (" -d" if started and not attached else "") + (" --rm" if removed else "") + _flag(span, "name", "--name")
     image = command.image or command.missing

@@ -71,17 +71,20 @@ class Sequencer:
         self._participant_of: dict[tuple[object, ...], str] = {}
         self._daemons: list[Participant] = []  # the daemons among the participants (each seen by its own events)
         self._prepared = False
+        self._owner_at: dict[int, Span | None] = {}  # the owner of each registry notification, by its position
 
     def prepare(self, observations: Iterable[dict[str, Any]]) -> None:
         """Learn every span of these observations before folding them, and which spans the registry spoke of."""
         heard = []
-        for observation in observations:
+        for position, observation in enumerate(observations, self._position + 1):
             self.spans.note(observation)
             if observation["source"] == "registry":
-                heard.append(observation)
+                heard.append((position, observation))
         self._prepared = True
-        for observation in heard:
-            if (span := self.spans.owner(observation)) is not None:
+        for position, observation in heard:
+            # Every span is known whole now: the fold finds the same owner, and need not look again.
+            self._owner_at[position] = span = self.spans.owner(observation)
+            if span is not None:
                 span.heard_registry, span.registry = True, observation["host"]
 
     def add(self, observation: dict[str, Any]) -> Delta:
@@ -144,19 +147,19 @@ class Sequencer:
             self._message(o, Arrow(CLIENT, USER, REPLY, outcome(span)), "done", command, delta)
 
     def _command(self, o: dict[str, Any], span: Span | None, delta: Delta) -> Command:
+        now = int(o["time_ns"])
         if span is not None and span.id in self._of_span:
             command = self._of_span[span.id]
         else:
             client = span.client if span is not None else client_of(o)
             command = self._commands.get(client)
-            now = int(o["time_ns"])
             if command is None or (not command.open_spans and (now - command.last_ns > IDLE_NS or _begins(o))):
                 command = self._new_command(client, o, delta)
             if span is not None:
                 command.spans.append(span)
                 self._of_span[span.id] = command
                 command.closed = command.closed and not span.open
-        command.last_ns = max(command.last_ns, int(o["time_ns"]))
+        command.last_ns = max(command.last_ns, now)
         delta.touch(self.interactions[command.interaction])
         return command
 
@@ -206,7 +209,7 @@ class Sequencer:
 
     def _effect(self, o: dict[str, Any], delta: Delta) -> None:
         self.spans.learn(o)
-        span = self.spans.owner(o)
+        span = self._owner_at.pop(self._position) if self._position in self._owner_at else self.spans.owner(o)
         arrows = arrows_for(o)
         if span is None:
             interaction, block, heard = self.inference.place(o)

@@ -114,19 +114,38 @@ function cell(tag, text, className = "") {
 }
 
 // The current command's process table: one row per step, the current one lit and written out whole with
-// its result; the others on one line each (their whole text on hover).
+// its result; the others on one line each (their whole text on hover). Where the table shows the same steps
+// already, only the rows whose state changed are written again; every row is shown (fitSteps hides again).
 export function drawSteps(table, { rows }) {
-  table.querySelector("tbody").replaceChildren(...rows.map((step) => {
-    const tr = document.createElement("tr");
-    tr.dataset.state = step.state;
-    const what = cell("td", "", "step-action");
-    what.append(cell("strong", step.component, "step-component"), ` ${step.action}`);
-    if (step.state === "current" && step.result) what.append(cell("span", `→ ${step.result}`, "step-result"));
-    tr.title = `${step.number}. ${step.component}: ${step.action}${step.result ? ` → ${step.result}` : ""}`;
-    tr.append(cell("td", String(step.number), "step-number"), what);
-    return tr;
-  }));
+  const body = table.querySelector("tbody");
+  const same = body.rows.length === rows.length
+    && rows.every((step, index) => body.rows[index].dataset.step === stepIdentity(step));
+  if (!same) body.replaceChildren(...rows.map(stepRow));
+  else {
+    rows.forEach((step, index) => {
+      const tr = body.rows[index];
+      if (tr.dataset.state !== step.state) tr.replaceWith(stepRow(step));
+      else tr.hidden = false;
+    });
+  }
   table.hidden = rows.length === 0;
+}
+
+// Everything a step's row shows but its state.
+function stepIdentity(step) {
+  return JSON.stringify([step.number, step.key, step.component, step.action, step.result]);
+}
+
+function stepRow(step) {
+  const tr = document.createElement("tr");
+  tr.dataset.step = stepIdentity(step);
+  tr.dataset.state = step.state;
+  const what = cell("td", "", "step-action");
+  what.append(cell("strong", step.component, "step-component"), ` ${step.action}`);
+  if (step.state === "current" && step.result) what.append(cell("span", `→ ${step.result}`, "step-result"));
+  tr.title = `${step.number}. ${step.component}: ${step.action}${step.result ? ` → ${step.result}` : ""}`;
+  tr.append(cell("td", String(step.number), "step-number"), what);
+  return tr;
 }
 
 // When the steps do not all fit `box`, the ones farthest from the current step give way: the done ones

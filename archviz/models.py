@@ -35,6 +35,15 @@ class ObservationFields(models.Model):
             "correlation": self.correlation,
         }
 
+    @staticmethod
+    def wires(rows: models.QuerySet[Any], number: str) -> list[dict[str, Any]]:
+        """Each of `rows` as `wire` makes it, numbered by its field `number`: read as plain values, in half the
+        time of a model instance each (a session of 5,000 observations is read whole at once)."""
+        return [{"id": at, "time_ns": str(time_ns), "source": source, "host": host, "kind": kind, "subject": subject,
+                 "attributes": attributes, "correlation": correlation}
+                for at, time_ns, source, host, kind, subject, attributes, correlation in rows.values_list(
+                    number, "time_ns", "source", "host", "kind", "subject", "attributes", "correlation")]
+
 
 class StoredObservation(ObservationFields):
     """An Observation as kept in the store: append-only, ordered by id, and ids commit in order (archviz.publish

@@ -139,6 +139,24 @@ def test_a_hijacked_stream_that_never_closes_stays_an_open_span_and_owns_its_con
     assert not any(m.label.startswith(("prints", "exit")) for m in messages)  # the client has not ended
 
 
+def test_a_wait_that_ran_half_a_minute_owns_its_containers_end_among_a_crowd_of_short_requests() -> None:
+    session = Session()
+    session.request(1.0, 100, "1.1", "POST", f"/containers/{C1}/wait", condition="next-exit")
+    for number in range(30):  # meanwhile, other clients stop other containers, one a second, each in 0.2 s
+        other, span, at = f"c{number + 2}", f"{number + 10}.1", 2.0 + number
+        session.request(at, 200 + number, span, "POST", f"/containers/{other}/stop")
+        session.add(at + 0.1, "daemon", "container-die", other, id=f"{other}-id", name=other, exitCode="0")
+        session.answer(at + 0.2, 200 + number, span, "POST", f"/containers/{other}/stop", 204, at)
+    session.event(31.5, "container-die", exitCode="3")
+    session.answer(31.6, 100, "1.1", "POST", f"/containers/{C1}/wait", 200, 1.0)
+    whole = sequence(session.rows)
+    assert box_of(whole, "c1 exited with code 3") == f"docker wait {C1[:12]}"
+    sequencer = Sequencer()  # live, the wait is still open when the container ends
+    live = {m.label: m for row in session.rows for m in sequencer.add(row).messages}
+    died = live["c1 exited with code 3"]
+    assert not died.inferred and sequencer.interactions[died.interaction].title == f"docker wait {C1[:12]}"
+
+
 def test_a_client_that_vanishes_mid_request_is_drawn_with_what_it_got() -> None:
     session = Session()
     session.request(1.0, 700, "7.1", "POST", "/images/create", fromImage="127.0.0.1:5000/lab/app", tag="1")

@@ -204,6 +204,70 @@ def lesson_ids(page) -> list[str]:  # noqa: ANN001
     return page.evaluate(f"() => window.__ids ??= ({API})().then((l) => l.messages.map((m) => m.id))")
 
 
+# The arrows on screen, in the order they are drawn: each one's id, where its row begins on screen, whether it is
+# lit as the current one, and whether it is the very element that was on screen before the last key.
+ON_SCREEN = """() => [...document.querySelectorAll("#present-diagram g.message")].map((g) => ({
+  id: g.dataset.id, top: g.querySelector("rect.hit").getBoundingClientRect().top,
+  lit: g.classList.contains("selected"), kept: (window.__shown || []).includes(g) }))"""
+REMEMBER = "() => { window.__shown = [...document.querySelectorAll('#present-diagram g.message')]; }"
+
+
+def test_a_step_draws_only_the_arrows_new_to_the_screen_and_moves_the_others(  # noqa: ANN001
+    chromium, classroom: Classroom,
+) -> None:
+    page = open_page(chromium, classroom.present("#i=30"))
+    ids = lesson_ids(page)
+    for key, at in (("ArrowRight", 31), ("ArrowRight", 32), ("ArrowLeft", 31), ("Home", 0), ("End", len(ids) - 1)):
+        before = {arrow["id"] for arrow in page.evaluate(ON_SCREEN)}
+        page.evaluate(REMEMBER)
+        page.keyboard.press(key)
+        shown = page.evaluate(ON_SCREEN)
+        first = ids.index(shown[0]["id"])
+        assert [arrow["id"] for arrow in shown] == ids[first:at + 1], key
+        assert [arrow["lit"] for arrow in shown] == [False] * (len(shown) - 1) + [True], key
+        tops = [arrow["top"] for arrow in shown]
+        assert tops == sorted(tops) and len(set(tops)) == len(tops), key
+        # What was on screen before is moved, not drawn again.
+        assert all(arrow["kept"] == (arrow["id"] in before) for arrow in shown), key
+    assert len(shown) >= 4
+    page.close()
+
+
+# The side tables as shown: each step's row (which step, its state, whether it is hidden to fit, its text, and
+# whether it is the very row that was there before the last key), then the tracker's rows.
+SIDE = """() => ({
+  steps: [...document.querySelectorAll("#present-steps tbody tr")].map((tr) =>
+    [tr.dataset.step, tr.dataset.state, tr.hidden, tr.textContent, (window.__rows || []).includes(tr)]),
+  tracker: [...document.querySelectorAll("#present-tracker tbody tr")].map((tr) => [tr.dataset.state, tr.textContent]),
+})"""
+
+
+def test_stepping_shows_the_side_tables_a_link_to_that_frame_shows_writing_only_what_changed(  # noqa: ANN001
+    chromium, classroom: Classroom,
+) -> None:
+    page = open_page(chromium, classroom.present("#i=0"))
+    count = len(lesson_ids(page))
+    relit = 0
+    for index in range(count):
+        if index % 6 == 0:
+            shown = page.evaluate(SIDE)
+            linked = open_page(chromium, classroom.present(f"#i={index}"))
+            fresh = linked.evaluate(SIDE)
+            linked.close()
+            assert [row[:4] for row in shown["steps"]] == [row[:4] for row in fresh["steps"]], index
+            assert shown["tracker"] == fresh["tracker"], index
+        before = {row[0]: row[1] for row in page.evaluate(SIDE)["steps"]}
+        page.evaluate("() => { window.__rows = [...document.querySelectorAll('#present-steps tbody tr')]; }")
+        page.keyboard.press("ArrowRight")
+        steps = page.evaluate(SIDE)["steps"]
+        # Within one command, a row is written again only when its state changed.
+        if [row[0] for row in steps] == list(before):
+            assert all(kept == (before[step] == state) for step, state, _, _, kept in steps), index
+            relit += any(before[step] != state for step, state, _, _, _ in steps)
+    assert relit >= 10
+    page.close()
+
+
 def test_a_cut_label_shows_whole_on_hover_and_on_focus(chromium, classroom: Classroom) -> None:  # noqa: ANN001
     page = open_page(chromium, classroom.present("#i=12"))
     cut = page.locator("#present-diagram g.message", has=page.locator("text.label", has_text="…")).first

@@ -4,6 +4,7 @@ and leave nothing behind."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -282,3 +283,32 @@ def test_the_present_api_answers_again_at_once_and_sees_what_falls_into_a_range_
     store_scenario("run-rm-present")  # more traffic in the same range
     later = Client().get("/api/present/?since=0").json()
     assert len(later["interactions"]) == len(first["interactions"]) + 1
+
+
+def test_a_browser_is_sent_the_present_answer_compressed_and_any_other_client_plain() -> None:
+    store_scenario("pull")
+    browser = Client().get("/api/present/?since=0", HTTP_ACCEPT_ENCODING="gzip, deflate, br, zstd")
+    plain = Client().get("/api/present/?since=0")
+    assert browser["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain
+    assert "Accept-Encoding" in browser["Vary"] and "Accept-Encoding" in plain["Vary"]
+    assert len(browser.content) < len(plain.content) / 4
+    assert gzip.decompress(browser.content) == plain.content
+
+
+@pytest.mark.parametrize("how", ["keep", "import"])
+def test_a_session_kept_or_imported_from_the_page_opens_without_being_mapped_again(
+        client: Client, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    store_scenario("pull")
+    staff(client)
+    if how == "keep":
+        kept = client.post("/api/sessions/", {"name": "lesson", "since": "0", "until": "4102444800"})
+    else:
+        kept = client.post("/api/sessions/import", session_file("lesson"), content_type="application/json")
+    assert kept.status_code == 201
+
+    def mapped_again(*arguments: Any) -> None:
+        raise AssertionError("the first open mapped the session again")
+
+    monkeypatch.setattr("archviz.classroom.views.present", mapped_again)
+    opened = client.get("/api/present/?session=lesson")
+    assert opened.status_code == 200 and len(opened.json()["messages"]) > 10

@@ -20,12 +20,17 @@ from archviz.classroom.quiz import quiz
 from archviz.classroom.steps import command_steps
 from archviz.classroom.tracker import Tracker
 from archviz.sequence import sequence
+from archviz.sequence.collector import collector_paused
 
 SCHEMA = 1
 
 
 def present(observations: Iterable[dict[str, Any]], session: dict[str, Any] | None = None) -> dict[str, Any]:
-    observations = list(observations)
+    with collector_paused():
+        return _present(list(observations), session)
+
+
+def _present(observations: list[dict[str, Any]], session: dict[str, Any] | None) -> dict[str, Any]:
     diagram = sequence(observations)
     roles = {participant.id: participant.role for participant in diagram.participants}
     by_id = {observation["id"]: observation for observation in observations}
@@ -48,6 +53,7 @@ def present(observations: Iterable[dict[str, Any]], session: dict[str, Any] | No
                              "steps": [step.to_wire() for step in steps]})
 
     tracker = Tracker()
+    tracked = tracker.to_wire()  # most arrows leave the tracker as it was: its wire form is made once per change
     applied: set[int] = set()
     wire = []
     for index, message in enumerate(messages):
@@ -55,14 +61,16 @@ def present(observations: Iterable[dict[str, Any]], session: dict[str, Any] | No
         title = diagram.interactions[message.interaction].title if message.interaction else ""
         if observation is not None and message.observation not in applied:
             applied.add(message.observation)
-            tracker = tracker.after(observation, title)
+            after = tracker.after(observation, title)
+            if after is not tracker:
+                tracker, tracked = after, after.to_wire()
         following = messages[index + 1] if index + 1 < len(messages) else None
         wire.append({
             **message.to_wire(),
             "narration": narrate(message, observation, roles),
             "step": step_of.get(index),
             "actor": roles.get(message.sender, ""),
-            "tracker": tracker.to_wire(),
+            "tracker": tracked,
             "quiz": quiz(message, following, roles, step_key_of.get(index + 1, "")),
         })
     return {

@@ -201,7 +201,7 @@ def load(name: str) -> SessionFile | None:
     """A session by name: a kept one, or one that ships with archviz."""
     row = Session.objects.filter(name=name).first()
     if row is not None:
-        observations = [o.to_wire() for o in row.observations.order_by("position")]
+        observations = SessionObservation.wires(row.observations.order_by("position"), "position")
         return SessionFile(row.name, row.title, row.since_ns, row.until_ns, observations)
     if NAME.fullmatch(name) and (SHIPPED / f"{name}.json").is_file():
         return parse((SHIPPED / f"{name}.json").read_bytes())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import re
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from archviz.classroom import sessions
@@ -16,6 +19,7 @@ from archviz.query import QueryError, parse_instant, time_range
 # A present view of the live store folds at most this many observations (a session holds at most its own limit).
 RANGE_OBSERVATIONS = 20_000
 PRESENT_PARAMETERS = {"session", "since", "until"}
+_GZIP = re.compile(r"\bgzip\b")  # as Django's GZipMiddleware reads Accept-Encoding
 
 
 def _error(message: str, status: int = 400) -> JsonResponse:
@@ -42,16 +46,10 @@ def present_api(request: HttpRequest) -> HttpResponse:
         if len(query) > 1:
             return _error("give either session=NAME or since=/until=, not both")
         name = query["session"]
-        version = sessions.version(name)
-        if version is None:
+        kept = _session_answer(name)
+        if kept is None:
             return _error(f"no session named {name[:80]!r}: /api/sessions/ lists them", 404)
-
-        def of_session() -> dict[str, Any]:
-            session = sessions.load(name)
-            assert session is not None
-            return present(session.observations, session.heading())
-
-        return _json(answer(("session", name, version), of_session))
+        return _json(request, kept)
     try:
         since, until = time_range(query)
     except QueryError as error:
@@ -65,11 +63,32 @@ def present_api(request: HttpRequest) -> HttpResponse:
     # What the range holds now: a late observation (a registry's retried delivery) changes the count or the last id.
     ids = list(rows.values_list("id", flat=True))
     key = ("range", since, until, len(ids), ids[-1] if ids else 0)
-    return _json(answer(key, lambda: present(row.to_wire() for row in rows)))
+    return _json(request, answer(key, lambda: present(StoredObservation.wires(rows, "id"))))
 
 
-def _json(body: bytes) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json")
+def _session_answer(name: str) -> bytes | None:
+    """A session's present answer, made now if it is not kept; None when there is no session of that name."""
+    version = sessions.version(name)
+    if version is None:
+        return None
+
+    def of_session() -> dict[str, Any]:
+        session = sessions.load(name)
+        assert session is not None
+        return present(session.observations, session.heading())
+
+    return answer(("session", name, version), of_session)
+
+
+def _json(request: HttpRequest, compressed: bytes) -> HttpResponse:
+    """A kept answer as it is kept (gzip) to a client that takes gzip, decompressed to any other."""
+    if _GZIP.search(request.headers.get("Accept-Encoding", "")):
+        response = HttpResponse(compressed, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(gzip.decompress(compressed), content_type="application/json")
+    patch_vary_headers(response, ["Accept-Encoding"])
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -87,6 +106,7 @@ def sessions_api(request: HttpRequest) -> JsonResponse:
         kept = sessions.save_range(form.get("name", ""), form.get("title", "")[:200], since, until)
     except (QueryError, sessions.SessionError) as error:
         return _error(str(error))
+    _session_answer(kept.name)  # the page opens it next: its first open is then as quick as the ones after
     return JsonResponse(kept.summary(shipped=False), status=201)
 
 
@@ -116,6 +136,7 @@ def session_import(request: HttpRequest) -> JsonResponse:
         return _error(str(error), 413)
     except sessions.SessionError as error:
         return _error(str(error))
+    _session_answer(session.name)  # the page opens it next: its first open is then as quick as the ones after
     return JsonResponse(session.summary(shipped=False), status=201)
 
 

@@ -8,7 +8,8 @@ flows through them:
 - `commands`: the spans of one client process as the command a person typed;
 - `inference`: boxes guessed from daemon events alone, where no request explains them (drawn as inferred);
 - `labels`: what each observation draws, in Docker's words;
-- `sequencer`: the fold of all of that into Messages; `mermaid`: a diagram as Mermaid text.
+- `sequencer`: the fold of all of that into Messages; `mermaid`: a diagram as Mermaid text;
+- `collector`: the garbage collector paused while a whole answer is built.
 """
 
 from __future__ import annotations

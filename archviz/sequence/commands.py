@@ -57,10 +57,12 @@ def _true(span: Span, name: str) -> bool:
 
 
 def _run(command: Command, span: Span) -> str:
-    paths = [s.path for s in command.spans]
-    started = any(p.endswith("/start") and p.startswith("/containers/") for p in paths)
-    attached = any(p.endswith("/attach") for p in paths)
-    removed = any(s.path.endswith("/wait") and s.query.get("condition") == "removed" for s in command.spans)
+    started = attached = removed = False
+    for other in command.spans:
+        path = other.path
+        started = started or (path.endswith("/start") and path.startswith("/containers/"))
+        attached = attached or path.endswith("/attach")
+        removed = removed or (path.endswith("/wait") and other.query.get("condition") == "removed")
     verb = "run" if started else "create"
     flags = (" -d" if started and not attached else "") + (" --rm" if removed else "") + _flag(span, "name", "--name")
     image = command.image or command.missing
@@ -190,15 +192,13 @@ def _row_of(method: str, path: str) -> int:
 
 def title(command: Command) -> str:
     """The command one client typed, as well as its requests tell."""
-    if not command.spans:
-        return command.program
     rows = [_row_of(s.method, s.path) for s in command.spans]
-    row = min(rows)
+    row = min(rows, default=len(COMMANDS))
     if row == len(COMMANDS):
         return command.program
     name = COMMANDS[row][2]
     said = list(dict.fromkeys(" ".join(name(command, s).split())
-                              for s, its in zip(command.spans, rows, strict=True) if its == row))
+                              for s, of in zip(command.spans, rows, strict=True) if of == row))
     # One command on several objects (`docker rm -f web1 web2`) makes one request per object, all at once: the
     # order they arrive in says nothing of the order they were typed in, so they are named in sorted order.
     verb = said[0].rsplit(" ", 1)[0]
@@ -223,9 +223,15 @@ def finishes(command: Command, span: Span) -> bool:
         return False  # no answer came: the client (or the daemon) went away, and what the user saw is unknown
     if command.open_spans or (span.status >= 400 and span.path != "/containers/create"):
         return not command.open_spans
-    if any(span.method == m and span.path.startswith(p) and span.path.endswith(s) for m, p, s in _CONTINUES):
+    if _continues(span.method, span.path):
         return False
     return not (span.path == "/images/create" and command.missing)
+
+
+@lru_cache(maxsize=4096)
+def _continues(method: str, path: str) -> bool:
+    """Whether the client always asks more after an answer to this request (a row of _CONTINUES)."""
+    return any(method == m and path.startswith(p) and path.endswith(s) for m, p, s in _CONTINUES)
 
 
 def outcome(span: Span) -> str:

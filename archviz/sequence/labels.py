@@ -264,11 +264,11 @@ def _says(method: str, path: str, query: tuple[tuple[str, str], ...]) -> str:
 
 def wire_line(attributes: dict[str, Any]) -> str:
     """The request as it went over the wire, for the detail of an arrow: `POST /containers/create?name=c1`."""
-    query = attributes.get("query") or {}
-    shown = "&".join(f"{name}={value}" for name, value in query.items())
+    line = f"{attributes.get('method', '')} {attributes.get('path', '')}"
+    if query := attributes.get("query"):
+        line += "?" + "&".join(f"{name}={value}" for name, value in query.items())
     status = attributes.get("status")
-    return (f"{attributes.get('method', '')} {attributes.get('path', '')}" + (f"?{shown}" if shown else "")
-            + (f" → {status}" if status else ""))
+    return f"{line} → {status}" if status else line
 
 
 @arrows("api-request")

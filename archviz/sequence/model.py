@@ -104,7 +104,7 @@ class Diagram:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Message: every observation draws one or more
 class Arrow:
     """What a label rule returns: an arrow between roles, before participants and ids are assigned."""
 

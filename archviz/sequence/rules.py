@@ -188,20 +188,29 @@ def query_of(attributes: Mapping[str, Any]) -> dict[str, str]:
 
 def request_subject(endpoint: Endpoint, path: str, query: Mapping[str, str]) -> str:
     """What the request names, as its row's subject rule reads it ("" when it names nothing usable)."""
-    match = endpoint.pattern.fullmatch(path)
-    parts = {k: unquote(v) for k, v in (match.groupdict() if match else {}).items()}
-    known = {k: v for k, v in query.items() if v != "…"}
-    if endpoint.subject in (CONTAINER, EXEC):
-        return parts.get("id", "")
-    if endpoint.subject == NAME:
-        return known.get("name", "")
-    if endpoint.subject == COMMITTED:
-        return known.get("container", "")
-    if endpoint.subject == PULLED and known.get("fromImage"):
-        return normalize_reference(f"{known['fromImage']}:{known.get('tag') or 'latest'}"
-                                   if "@" not in known["fromImage"] else known["fromImage"])
-    if endpoint.subject == PUSHED:
-        return normalize_reference(f"{parts.get('name', '')}:{known.get('tag') or 'latest'}")
-    if endpoint.subject == TAGGED and known.get("repo"):
-        return normalize_reference(f"{known['repo']}:{known.get('tag') or 'latest'}")
+    rule = endpoint.subject
+    if rule in (CONTAINER, EXEC):
+        return _path_part(endpoint, path, "id")
+    if rule == NAME:
+        return _known(query, "name")
+    if rule == COMMITTED:
+        return _known(query, "container")
+    if rule == PULLED and (image := _known(query, "fromImage")):
+        return normalize_reference(f"{image}:{_known(query, 'tag') or 'latest'}" if "@" not in image else image)
+    if rule == PUSHED:
+        return normalize_reference(f"{_path_part(endpoint, path, 'name')}:{_known(query, 'tag') or 'latest'}")
+    if rule == TAGGED and (repo := _known(query, "repo")):
+        return normalize_reference(f"{repo}:{_known(query, 'tag') or 'latest'}")
     return ""
+
+
+def _path_part(endpoint: Endpoint, path: str, name: str) -> str:
+    """A named part of the request's path (`{id}`, `{name}`), unquoted; "" when the path has none."""
+    match = endpoint.pattern.fullmatch(path)
+    return unquote(match[name]) if match and name in endpoint.pattern.groupindex else ""
+
+
+def _known(query: Mapping[str, str], name: str) -> str:
+    """A query parameter's value; "" for one the tap masked (`…`) or that is not there."""
+    value = query.get(name, "")
+    return "" if value == "…" else value

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from archviz.sequence.collector import collector_paused
 from archviz.sequence.commands import Command, finishes, outcome, title
 from archviz.sequence.inference import Inference
 from archviz.sequence.labels import arrows_for, wire_line
@@ -68,22 +69,34 @@ class Sequencer:
         self._asked_at: dict[str, int] = {}  # span id -> position of its request
         self._remember = REMEMBER  # how many spans or boxes a live fold holds before it forgets (see `_forget`)
         self._participant_of: dict[tuple[object, ...], str] = {}
+        self._daemons: list[Participant] = []  # the daemons among the participants (each seen by its own events)
         self._prepared = False
+        self._owner_at: dict[int, Span | None] = {}  # the owner of each registry notification, by its position
 
     def prepare(self, observations: Iterable[dict[str, Any]]) -> None:
         """Learn every span of these observations before folding them, and which spans the registry spoke of."""
         heard = []
-        for observation in observations:
+        for position, observation in enumerate(observations, self._position + 1):
             self.spans.note(observation)
             if observation["source"] == "registry":
-                heard.append(observation)
+                heard.append((position, observation))
         self._prepared = True
-        for observation in heard:
-            if (span := self.spans.owner(observation)) is not None:
+        for position, observation in heard:
+            # Every span is known whole now: the fold finds the same owner, and need not look again.
+            self._owner_at[position] = span = self.spans.owner(observation)
+            if span is not None:
                 span.heard_registry, span.registry = True, observation["host"]
 
     def add(self, observation: dict[str, Any]) -> Delta:
         delta = Delta()
+        self._fold(observation, delta)
+        if not self.keep_order and max(len(self._of_span), len(self.interactions)) > self._remember:
+            self._forget(int(observation["time_ns"]) - FORGET_AFTER_NS)
+            # A burst that is all still recent is kept whole; forgetting waits until it has doubled.
+            self._remember = max(REMEMBER, 2 * max(len(self._of_span), len(self.interactions)))
+        return delta
+
+    def _fold(self, observation: dict[str, Any], delta: Delta) -> None:
         self._position += 1
         source, kind = observation["source"], observation["kind"]
         if source == "watcher" or kind == "daemon-other":
@@ -92,11 +105,6 @@ class Sequencer:
             self._request(observation, delta)
         else:
             self._effect(observation, delta)
-        if not self.keep_order and max(len(self._of_span), len(self.interactions)) > self._remember:
-            self._forget(int(observation["time_ns"]) - FORGET_AFTER_NS)
-            # A burst that is all still recent is kept whole; forgetting waits until it has doubled.
-            self._remember = max(REMEMBER, 2 * max(len(self._of_span), len(self.interactions)))
-        return delta
 
     def _forget(self, horizon_ns: int) -> None:
         """Keep a live fold's memory bounded: spans that ended, and commands quiet, before the horizon are done.
@@ -139,19 +147,19 @@ class Sequencer:
             self._message(o, Arrow(CLIENT, USER, REPLY, outcome(span)), "done", command, delta)
 
     def _command(self, o: dict[str, Any], span: Span | None, delta: Delta) -> Command:
+        now = int(o["time_ns"])
         if span is not None and span.id in self._of_span:
             command = self._of_span[span.id]
         else:
             client = span.client if span is not None else client_of(o)
             command = self._commands.get(client)
-            now = int(o["time_ns"])
             if command is None or (not command.open_spans and (now - command.last_ns > IDLE_NS or _begins(o))):
                 command = self._new_command(client, o, delta)
             if span is not None:
                 command.spans.append(span)
                 self._of_span[span.id] = command
                 command.closed = command.closed and not span.open
-        command.last_ns = max(command.last_ns, int(o["time_ns"]))
+        command.last_ns = max(command.last_ns, now)
         delta.touch(self.interactions[command.interaction])
         return command
 
@@ -201,7 +209,7 @@ class Sequencer:
 
     def _effect(self, o: dict[str, Any], delta: Delta) -> None:
         self.spans.learn(o)
-        span = self.spans.owner(o)
+        span = self._owner_at.pop(self._position) if self._position in self._owner_at else self.spans.owner(o)
         arrows = arrows_for(o)
         if span is None:
             interaction, block, heard = self.inference.place(o)
@@ -254,14 +262,15 @@ class Sequencer:
     def _draw(self, o: dict[str, Any], arrows: list[Arrow], interaction: Interaction | None, block: str | None,
               delta: Delta, *, inferred: bool, detail: str = "", registry: str = "") -> None:
         """`registry`: the registry that answered the span these arrows belong to, if it was heard from."""
+        if not arrows:
+            return
+        observation, time_ns = o["id"], int(o["time_ns"])
+        interaction_id = interaction.id if interaction else None
         for index, arrow in enumerate(arrows):
             sender = self._participant(arrow.sender, o, delta, inferred, registry)
             receiver = self._participant(arrow.receiver, o, delta, inferred, registry)
-            message = Message(
-                id=f"{o['id']}.{index}", time_ns=int(o["time_ns"]), sender=sender, receiver=receiver,
-                kind=arrow.kind, label=arrow.label, observation=o["id"],
-                interaction=interaction.id if interaction else None, block=block, inferred=inferred, detail=detail,
-            )
+            message = Message(f"{observation}.{index}", time_ns, sender, receiver, arrow.kind, arrow.label,
+                              observation, interaction_id, block, inferred, detail)
             delta.messages.append(message)
             if self.keep_order:
                 self.order[message.id] = (self._position, self._position, index)
@@ -270,11 +279,11 @@ class Sequencer:
                  replace: bool = False) -> None:
         """An arrow of the User's, which belongs to a command rather than to one observation."""
         message_id = f"{command.interaction}.{suffix}" if suffix == "user" else f"{o['id']}.{suffix}"
-        sender, receiver = (self._side(role, command, o, delta) for role in (arrow.sender, arrow.receiver))
+        sender = self._side(arrow.sender, command, o, delta)
+        receiver = self._side(arrow.receiver, command, o, delta)
         delta.messages.append(Message(
-            id=message_id, time_ns=int(o["time_ns"]), sender=sender, receiver=receiver, kind=arrow.kind,
-            label=arrow.label, observation=int(command.interaction[1:]) if suffix == "user" else o["id"],
-            interaction=command.interaction, inferred=False,
+            message_id, int(o["time_ns"]), sender, receiver, arrow.kind, arrow.label,
+            int(command.interaction[1:]) if suffix == "user" else o["id"], command.interaction, inferred=False,
         ))
         if self.keep_order and not replace:
             # The User types first and hears last, wherever the requests and effects in between go.
@@ -291,19 +300,18 @@ class Sequencer:
             if asked is not None and asked > position:
                 order[message_id] = (asked, _LAST, position * 16 + index)  # right after the request that caused it
         first_of: dict[str | None, int] = {}
-        for message in messages:
-            if message.interaction is not None and order[message.id][0] >= 0:
-                first_of[message.interaction] = min(first_of.get(message.interaction, _LAST), order[message.id][0])
-
         # A block (the pull a command needed) is laid out in one piece where it began, in the order things happened.
         block_at: dict[str, tuple[int, int, int]] = {}
         for message in messages:
-            if message.block is not None:
-                block_at[message.block] = min(block_at.get(message.block, order[message.id]), order[message.id])
+            position = order[message.id]
+            if message.interaction is not None and 0 <= position[0] < first_of.get(message.interaction, _LAST + 1):
+                first_of[message.interaction] = position[0]
+            if message.block is not None and position < block_at.get(message.block, (_LAST + 1,)):
+                block_at[message.block] = position
 
         def place(message: Message) -> tuple[int, tuple[int, int, int], int, tuple[int, int, int]]:
             position = order[message.id]
-            box = first_of.get(message.interaction, position[0]) if message.interaction is not None else position[0]
+            box = first_of.get(message.interaction, position[0])  # no box is keyed None
             if message.block is not None:
                 return box, block_at[message.block], message.time_ns, position
             return box, position, 0, position
@@ -338,13 +346,14 @@ class Sequencer:
         if participant.id not in self.participants:
             self.participants[participant.id] = participant
             delta.participants.append(participant)
+            if participant.role == DAEMON and not participant.id.startswith("daemon:at "):
+                self._daemons.append(participant)
         return participant.id
 
     def _daemon_seen_by_registry(self, o: dict[str, Any]) -> Participant:
         """A registry sees a daemon only by its address: when archviz watches exactly one daemon, it is that one."""
-        daemons = [p for p in self.participants.values() if p.role == DAEMON and not p.id.startswith("daemon:at ")]
-        if len(daemons) == 1:
-            return daemons[0]
+        if len(self._daemons) == 1:
+            return self._daemons[0]
         client = o["attributes"].get("client", "") or "unknown"
         return Participant(f"daemon:at {client}", DAEMON, f"Daemon at {client}")
 
@@ -391,16 +400,26 @@ def host_label(host: str) -> str:
     return host.split("://", 1)[-1]
 
 
+class _Gathered(Delta):
+    """What a whole fold draws, all in one Delta: which boxes each observation touched matters only live."""
+
+    __slots__ = ()
+
+    def touch(self, interaction: Interaction) -> None:
+        pass
+
+
 def sequence(observations: Iterable[dict[str, Any]]) -> Diagram:
     """The whole diagram of some observations (in store order): every span known first, and each box's arrows
     laid out together, the User's first, each effect right after the request that caused it."""
-    observations = list(observations)
-    sequencer = Sequencer(keep_order=True)
-    sequencer.prepare(observations)
-    messages: dict[str, Message] = {}
-    for observation in observations:
-        for message in sequencer.add(observation).messages:
-            messages[message.id] = message
-    laid_out = sequencer.laid_out(messages.values())
-    interactions = {m.interaction: sequencer.interactions[m.interaction] for m in laid_out if m.interaction}
-    return Diagram(list(sequencer.participants.values()), laid_out, interactions)
+    with collector_paused():
+        observations = list(observations)
+        sequencer = Sequencer(keep_order=True)
+        sequencer.prepare(observations)
+        gathered = _Gathered()
+        for observation in observations:
+            sequencer._fold(observation, gathered)
+        # A Message sent again with the same id (a box's title became known) replaces the one sent before.
+        laid_out = sequencer.laid_out({message.id: message for message in gathered.messages}.values())
+        interactions = {m.interaction: sequencer.interactions[m.interaction] for m in laid_out if m.interaction}
+        return Diagram(list(sequencer.participants.values()), laid_out, interactions)

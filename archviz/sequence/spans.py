@@ -117,6 +117,9 @@ class SpanBook:
         # Spans found however long ago they began: those still open, and those that ran longer than RECENT_NS.
         self._unended: dict[tuple[str, str], dict[str, Span]] = {}
         self._long: dict[tuple[str, str], list[Span]] = {}
+        # The longest any other span that ended ran: one that began longer ago than that (and the skew) before an
+        # effect had ended before it, and need not be looked at.
+        self._reach: dict[tuple[str, str], int] = {}
         self.names: dict[str, str] = {}  # container id -> name, learned from the daemon's events
 
     def note(self, observation: dict[str, Any]) -> Span | None:
@@ -172,10 +175,13 @@ class SpanBook:
         if not streamed and span.ended_ns is None:
             duration = float(attributes.get("duration_ms") or 0)
             span.ended_ns = (span.started_ns + int(duration * 1e6)) if kind in ANSWERS else int(o["time_ns"])
+            ran = span.ended_ns - span.started_ns
             for key in self._keys(span):
                 self._unended.get(key, {}).pop(span.id, None)
-                if span.ended_ns - span.started_ns > RECENT_NS:
+                if ran > RECENT_NS:
                     self._long.setdefault(key, []).append(span)
+                elif ran > self._reach.get(key, 0):
+                    self._reach[key] = ran
 
     def forget(self, horizon_ns: int) -> None:
         """Drop the spans that ended before `horizon_ns`: they can own nothing that is still to come."""
@@ -212,16 +218,12 @@ class SpanBook:
         starts = self._starts.get(key)
         if not starts:
             return None
-        last = bisect.bisect_right(starts, at + skew)
+        # Those that began since `recent`, latest first; before it, only the open ones and the long ones.
+        recent = max(at - RECENT_NS, at - skew - self._reach.get(key, 0))
         spans = self._by_kind[key]
-        candidates: list[Span] = []
-        index = last - 1
-        while index >= 0 and spans[index].started_ns >= at - RECENT_NS:
-            candidates.append(spans[index])
-            index -= 1
-        early = at - RECENT_NS
-        candidates += [s for s in self._unended.get(key, {}).values() if s.started_ns < early]
-        candidates += [s for s in self._long.get(key, ()) if s.started_ns < early]
+        candidates = spans[bisect.bisect_left(starts, recent):bisect.bisect_right(starts, at + skew)][::-1]
+        candidates += [s for s in self._unended.get(key, {}).values() if s.started_ns < recent]
+        candidates += [s for s in self._long.get(key, ()) if s.started_ns < recent]
         best: tuple[int, int, int] | None = None
         chosen = None
         for span in candidates:

@@ -5,7 +5,7 @@
 import { applySequence, emptyDiagram, messageHeight } from "./diagram.js";
 import { fitLines } from "./fit.js";
 import { windowStart } from "./present-state.js";
-import { headerNode, rowNodes } from "./sequence.js";
+import { headerNode, redrawRows } from "./sequence.js";
 
 // The smallest text on the page, in CSS pixels (present.css writes every text at least this big).
 const FONT = 22;
@@ -51,13 +51,14 @@ function presentGeometry(width, lanes, measure) {
   };
 }
 
-// The last frame's size, lanes and geometry, and whether its lanes' header is drawn (it changes only with them).
-let drawn = { width: null, lanes: null, geometry: null, header: false };
+// The last frame's size, lanes and geometry, whether its lanes' header is drawn, and its rows as redrawRows
+// keeps them (all of which change only with the size and the lanes).
+let drawn = { width: null, lanes: null, geometry: null, header: false, rows: null };
 
 // The geometry of the last frame when its size and lanes are the same, so that its fits are kept.
 function geometryFor(width, lanes, measure) {
   if (drawn.width !== width || drawn.lanes !== lanes) {
-    drawn = { width, lanes, geometry: presentGeometry(width, lanes.length, measure), header: false };
+    drawn = { width, lanes, geometry: presentGeometry(width, lanes.length, measure), header: false, rows: null };
   }
   return drawn.geometry;
 }
@@ -98,8 +99,10 @@ export function drawWindow({ svg, header, lesson, position, width, height, measu
   }
   svg.setAttribute("width", width);
   svg.setAttribute("height", room);
-  svg.replaceChildren(...rowNodes(diagram, 0, diagram.rows.length, room, lesson.messages[position].id));
-  for (const group of svg.querySelectorAll("g.message")) group.setAttribute("tabindex", "0");
+  drawn.rows = redrawRows(svg, diagram, room, lesson.messages[position].id, drawn.rows);
+  for (const { element } of drawn.rows.arrows.values()) {
+    if (!element.hasAttribute("tabindex")) element.setAttribute("tabindex", "0");
+  }
   return first;
 }
 
@@ -111,19 +114,38 @@ function cell(tag, text, className = "") {
 }
 
 // The current command's process table: one row per step, the current one lit and written out whole with
-// its result; the others on one line each (their whole text on hover).
+// its result; the others on one line each (their whole text on hover). Where the table shows the same steps
+// already, only the rows whose state changed are written again; every row is shown (fitSteps hides again).
 export function drawSteps(table, { rows }) {
-  table.querySelector("tbody").replaceChildren(...rows.map((step) => {
-    const tr = document.createElement("tr");
-    tr.dataset.state = step.state;
-    const what = cell("td", "", "step-action");
-    what.append(cell("strong", step.component, "step-component"), ` ${step.action}`);
-    if (step.state === "current" && step.result) what.append(cell("span", `→ ${step.result}`, "step-result"));
-    tr.title = `${step.number}. ${step.component}: ${step.action}${step.result ? ` → ${step.result}` : ""}`;
-    tr.append(cell("td", String(step.number), "step-number"), what);
-    return tr;
-  }));
+  const body = table.querySelector("tbody");
+  const same = body.rows.length === rows.length
+    && rows.every((step, index) => body.rows[index].dataset.step === stepIdentity(step));
+  if (!same) body.replaceChildren(...rows.map(stepRow));
+  else {
+    rows.forEach((step, index) => {
+      const tr = body.rows[index];
+      if (tr.dataset.state !== step.state) tr.replaceWith(stepRow(step));
+      else tr.hidden = false;
+    });
+  }
   table.hidden = rows.length === 0;
+}
+
+// Everything a step's row shows but its state.
+function stepIdentity(step) {
+  return JSON.stringify([step.number, step.key, step.component, step.action, step.result]);
+}
+
+function stepRow(step) {
+  const tr = document.createElement("tr");
+  tr.dataset.step = stepIdentity(step);
+  tr.dataset.state = step.state;
+  const what = cell("td", "", "step-action");
+  what.append(cell("strong", step.component, "step-component"), ` ${step.action}`);
+  if (step.state === "current" && step.result) what.append(cell("span", `→ ${step.result}`, "step-result"));
+  tr.title = `${step.number}. ${step.component}: ${step.action}${step.result ? ` → ${step.result}` : ""}`;
+  tr.append(cell("td", String(step.number), "step-number"), what);
+  return tr;
 }
 
 // When the steps do not all fit `box`, the ones farthest from the current step give way: the done ones

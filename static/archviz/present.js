@@ -60,7 +60,7 @@ let indexOf = new Map();
 let roles = new Map();
 let timer = null;
 let addressTimer = null;
-let sideKey = null;
+let sideKeys = { tracker: null, steps: null };
 let driven = false;
 let measure = null;
 const channel = "BroadcastChannel" in window ? new BroadcastChannel(`archviz-present ${address.query}`) : null;
@@ -334,7 +334,7 @@ function listen() {
     diagram.addEventListener("focusout", restore);
   }
   addEventListener("resize", () => {
-    sideKey = null;
+    sideKeys = { tracker: null, steps: null };
     draw();
   });
   document.addEventListener("fullscreenchange", () => {
@@ -423,16 +423,16 @@ function drawNotes() {
   $(SELECTORS.notesBlackout).hidden = !state.blackout;
 }
 
-// The tracker and the step table, redrawn only when they change (most steps change neither); says whether
-// they did.
+// The tracker and the step table, redrawn only when they change: most steps change neither, or only which
+// step is lit (then only the rows that were and are lit are written again). Says whether either changed.
 function drawSide(message) {
   const tracker = trackerRows(message.tracker);
   const steps = stepRows(lesson, state.position);
-  const key = JSON.stringify([tracker, steps.rows.map((row) => row.state), message.interaction]);
-  if (key === sideKey) return false;
-  sideKey = key;
-  drawTracker($(SELECTORS.tracker), tracker);
+  const keys = { tracker: JSON.stringify(tracker), steps: JSON.stringify([message.interaction, steps.rows.map((row) => row.state)]) };
+  if (keys.tracker === sideKeys.tracker && keys.steps === sideKeys.steps) return false;
+  if (keys.tracker !== sideKeys.tracker) drawTracker($(SELECTORS.tracker), tracker);
   drawSteps($(SELECTORS.steps), steps);
+  sideKeys = keys;
   return true;
 }
 

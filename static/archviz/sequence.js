@@ -187,6 +187,43 @@ export function rowNodes(diagram, first, end, height, selected = null) {
   return [defs(), lifelines(diagram, height), frames(diagram, first, end), messages];
 }
 
+// Every row of `diagram` drawn into `svg` (as rowNodes draws them) where the last call drew an overlapping
+// window of the same Messages with the same geometry: `kept` is what that call returned (null the first time,
+// or after the geometry changed). An arrow still in the window is moved into place and marked current or not,
+// and only the arrows new to the window are drawn: laying an arrow's text out again is most of what a frame of
+// a moving window costs. Returns what to pass to the next call.
+export function redrawRows(svg, diagram, height, selected, kept) {
+  if (!kept) {
+    kept = { lifelines: node("g"), frames: node("g"), messages: node("g", { class: "messages" }), arrows: new Map() };
+    svg.replaceChildren(defs(), kept.lifelines, kept.frames, kept.messages);
+  }
+  const lines = lifelines(diagram, height);
+  const boxes = frames(diagram, 0, diagram.rows.length);
+  kept.lifelines.replaceWith(lines);
+  kept.frames.replaceWith(boxes);
+  const arrows = new Map();
+  for (const row of diagram.rows) {
+    const { id } = row.message;
+    const before = kept.arrows.get(id);
+    if (before) {
+      const shift = row.y - before.y;
+      if (shift !== before.shift) before.element.setAttribute("transform", `translate(0 ${shift})`);
+      before.element.classList.toggle("selected", id === selected);
+      before.shift = shift;
+      arrows.set(id, before);
+    } else {
+      arrows.set(id, { element: messageNode(diagram, row, id === selected), y: row.y, shift: 0 });
+    }
+  }
+  for (const [id, { element }] of kept.arrows) if (!arrows.has(id)) element.remove();
+  let next = kept.messages.firstChild;
+  for (const { element } of arrows.values()) {
+    if (element === next) next = next.nextSibling;
+    else kept.messages.insertBefore(element, next);
+  }
+  return { lifelines: lines, frames: boxes, messages: kept.messages, arrows };
+}
+
 // A complete, standalone SVG of every row (for download): nothing virtual, styles inline.
 export function standaloneSvg(diagram, css) {
   const height = diagram.height + 60;

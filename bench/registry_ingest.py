@@ -40,11 +40,11 @@ import django  # noqa: E402
 django.setup()
 
 from tests.conftest import webhook_dashboard  # noqa: E402
+from tests.recorded import registry_v3_events  # noqa: E402
 
 TOKEN = "bench-token"
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v2+json"
-SESSION = [json.loads(delivery["body"])["events"][0]
-           for delivery in json.loads((ROOT / "tests" / "data" / "registry" / "v3_session.json").read_text())]
+SESSION = registry_v3_events()
 
 
 SENT: set[str] = set()  # the ids of every event made, to find them among what the database holds

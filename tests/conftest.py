@@ -220,12 +220,13 @@ def start_serve(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen
 
 
 @contextmanager
-def served_with_tap(lab: Lab, port: int, data_dir: Path) -> Iterator[str]:
-    """`serve` on `port` with ARCHVIZ_TAP_SOCKET and the lab registry's token, in its own database; yields the
-    tap's DOCKER_HOST once the tap listens. On the webhook port, it also stores the registry's notifications."""
+def served_with_tap(lab: Lab, port: int, data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`serve` on `port` with ARCHVIZ_TAP_SOCKET and the lab registry's token (and `extra_env`), in its own database
+    in `data_dir`; yields the tap's DOCKER_HOST once the tap listens. On the webhook port, it also stores the
+    registry's notifications."""
     listen = Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock")
     env = dashboard_env(data_dir, lab.docker_host) | {"ARCHVIZ_TAP_SOCKET": f"unix://{listen}",
-                                                      "ARCHVIZ_REGISTRY_TOKEN": lab.webhook_token}
+                                                      "ARCHVIZ_REGISTRY_TOKEN": lab.webhook_token, **(extra_env or {})}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     server = start_serve(port, env)
     try:

@@ -36,3 +36,10 @@ SCENARIOS = DATA / "scenarios"
 def scenario(name: str) -> list[dict[str, Any]]:
     """A recorded session through the tap (tests/data/scenarios/NAME.jsonl), as the store held it."""
     return [json.loads(line) for line in (SCENARIOS / f"{name}.jsonl").read_text().splitlines() if line.strip()]
+
+
+def registry_v3_events() -> list[dict[str, Any]]:
+    """What distribution 3.1.1 sent for a push, pull and delete session (tests/data/registry/v3_session.json), one
+    event per delivery as it came."""
+    return [json.loads(delivery["body"])["events"][0]
+            for delivery in json.loads((DATA / "registry" / "v3_session.json").read_text())]

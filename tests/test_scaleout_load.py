@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Deployment, dashboard_env, free_port
+from tests.recorded import registry_v3_events
 from tests.scaleout_helpers import LiveClient, Postgres, Redis, how_it_ended, idle_client, in_order, in_own_loop
 
 pytestmark = [pytest.mark.scaleout]
@@ -26,8 +27,7 @@ TOKEN = "load-token"
 CLIENTS = 100
 EVENTS, PER_SECOND, PER_ENVELOPE = 1000, 500, 1
 LAG_LIMIT = 100  # the least it may be: a page says how far it is every 50 publications
-SESSION = [json.loads(delivery["body"])["events"][0] for delivery in json.loads(
-    (Path(__file__).parent / "data" / "registry" / "v3_session.json").read_text())]
+SESSION = registry_v3_events()
 
 
 @pytest.fixture

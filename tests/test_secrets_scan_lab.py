@@ -7,8 +7,6 @@ sent, and its pages and exports. The scan is shown to see: the masked forms of w
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -19,7 +17,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from archviz.lab import Lab
-from tests.conftest import ROOT, dashboard_env, free_port, process_log, start_serve
+from tests.conftest import free_port, process_log, served_with_tap
 from tests.test_tap import docker
 
 pytestmark = [pytest.mark.lab]
@@ -43,21 +41,10 @@ class Listening:
 
 @pytest.fixture
 def served(lab: Lab, tmp_path: Path) -> Iterator[tuple[int, str, dict[str, str]]]:
-    listen = Path(f"/tmp/avtap-{uuid.uuid4().hex[:8]}.sock")
-    env = dashboard_env(tmp_path, lab.docker_host) | {"ARCHVIZ_TAP_SOCKET": f"unix://{listen}",
-                                                      "ARCHVIZ_LOG_LEVEL": "DEBUG"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    """`serve` with the tap, logging at DEBUG: its port, the tap's DOCKER_HOST, and where its files are."""
     port = free_port()
-    server = start_serve(port, env)
-    try:
-        deadline = time.monotonic() + 10
-        while not listen.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield port, f"unix://{listen}", env
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        listen.unlink(missing_ok=True)
+    with served_with_tap(lab, port, tmp_path, {"ARCHVIZ_LOG_LEVEL": "DEBUG"}) as tap:
+        yield port, tap, {"ARCHVIZ_DATA_DIR": str(tmp_path)}
 
 
 def page(port: int, path: str) -> str:

@@ -146,6 +146,8 @@ class Tap:
         self._queue: asyncio.Queue[tuple[Observation, asyncio.Future[None] | None]] = asyncio.Queue()
         self._links: set[Link] = set()
         self._tasks: set[asyncio.Task[Any]] = set()  # asyncio holds tasks only weakly
+        # The writer's thread (with its own database connection): never queued behind the views' thread.
+        self._storing = ThreadPoolExecutor(1, thread_name_prefix="tap-store")
 
     async def start(self) -> asyncio.AbstractServer:
         server = await start_server(self.listen, lambda: Link(self).client)
@@ -167,6 +169,7 @@ class Tap:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._storing.shutdown(wait=False)  # a store under way finishes on its own
         if isinstance(self.listen, Path):
             self.listen.unlink(missing_ok=True)
 
@@ -196,9 +199,7 @@ class Tap:
         self.hold(asyncio.get_running_loop().create_task(publish_pull_from_loop(pull)))
 
     async def _write(self) -> None:
-        # A thread of its own (with its own database connection): never queued behind the views' thread.
-        store = DatabaseSyncToAsync(publish, thread_sensitive=False,
-                                    executor=ThreadPoolExecutor(1, thread_name_prefix="tap-store"))
+        store = DatabaseSyncToAsync(publish, thread_sensitive=False, executor=self._storing)
         loop = asyncio.get_running_loop()
         while True:
             waiting = [await self._queue.get()]

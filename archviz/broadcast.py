@@ -73,7 +73,7 @@ def _send_in_order(loop: asyncio.AbstractEventLoop, layer: BaseChannelLayer, gro
         previous = _previous[1] if _previous is not None and _previous[0] is loop else None
 
         async def send() -> None:
-            if previous is not None:
+            if previous is not None and not previous.done():  # (awaiting a done one would cost a loop turn)
                 # Only the order matters here: a send that failed has been logged by the loop already.
                 with contextlib.suppress(Exception):
                     await asyncio.wrap_future(previous)

@@ -17,7 +17,8 @@ A browser's snapshot is the merge of the same publications (archviz.snapshot), s
 `run` is the leader's loop; `serve` and `watch` run it. A process that stores something calls `stored` after the
 commit: where the loop runs, that only wakes it, and the loop publishes on a thread of its own (the storing thread
 goes back to its work at once, and a burst stored meanwhile is folded into one publication); elsewhere (a script, a
-test) `stored` publishes on the calling thread. Other processes' stores reach the leader by PostgreSQL's NOTIFY or,
+test), and on a thread that stores for a source of its own (`publishing_here`: a watcher's writer), `stored`
+publishes on the calling thread. Other processes' stores reach the leader by PostgreSQL's NOTIFY or,
 on SQLite, by polling. `tap` never publishes (its requests must reach the store before the daemon's events they
 cause, so it spends its time on nothing else).
 """
@@ -29,6 +30,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -36,6 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
+from archviz import sql
 from archviz.architecture.traffic import traffic
 from archviz.broadcast import LIVE_GROUP, send, serve_loop
 from archviz.leadership import PUBLISHING_LOCK, Leadership, on_postgresql
@@ -51,6 +54,8 @@ BATCH = 500
 # ARCHVIZ_SNAPSHOT_SIZE (each accounts for at least one observation).
 KEEP = 10_000
 PRUNE_EVERY = 1_000
+WIRE_COLUMNS = ("id", "time_ns", "source", "host", "kind", "subject", "attributes", "correlation")
+PUBLICATION_COLUMNS = ("seq", "first_observation", "last_observation", "sequence", "traffic", "published_ns")
 # Without PostgreSQL's NOTIFY, the leader looks at the store this often for what other processes stored.
 POLL_SECONDS = 0.25
 
@@ -70,14 +75,24 @@ class Publisher:
         # Set by `stored` while `run` runs: the loop, and the news that something was stored.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._news: asyncio.Event | None = None
+        self._here = threading.local()
 
     def stored(self) -> None:
         """Something was stored (called after the commit): publish it, on the loop's thread where `run` runs here."""
         loop, news = self._loop, self._news
-        if loop is not None and news is not None and loop.is_running():
+        if loop is not None and news is not None and loop.is_running() and not getattr(self._here, "active", False):
             loop.call_soon_threadsafe(news.set)
         else:
             self.tail()
+
+    @contextlib.contextmanager
+    def publishing_here(self) -> Iterator[None]:
+        """Within it, what the calling thread stores is published on that thread, before its next store."""
+        self._here.active = True
+        try:
+            yield
+        finally:
+            self._here.active = False
 
     def tail(self) -> int:
         """Publish what is stored beyond the newest publication, if this process leads; how many it made."""
@@ -153,30 +168,31 @@ class Publisher:
         BATCH took all there was: a store that commits after it calls `tail` itself."""
         try:
             with transaction.atomic():
-                if on_postgresql():
-                    with connection.cursor() as cursor:
+                with connection.cursor() as cursor:
+                    if on_postgresql():
                         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PUBLISHING_LOCK])
-                newest = Publication.objects.order_by("-seq").values_list("seq", "last_observation").first()
-                seq, through = newest or (0, _start())
-                rows = list(StoredObservation.objects.filter(id__gt=through).order_by("id")[:BATCH])
-                if not rows:
-                    return False, False
-                if self._sequencer is None or (seq, through) != self._newest:
-                    self._sequencer = _rebuilt(through)
-                observations = [row.to_wire() for row in rows]
-                delta = _fold(self._sequencer, observations)
-                roles = {p.id: p.role for p in self._sequencer.participants.values()}
-                publication = Publication.objects.create(
-                    seq=seq + 1, first_observation=rows[0].pk, last_observation=rows[-1].pk,
-                    sequence=delta.to_wire(), traffic=traffic(delta.messages, roles), published_ns=time.time_ns(),
-                )
-                if publication.seq % PRUNE_EVERY == 0:
-                    Publication.objects.filter(seq__lte=publication.seq - KEEP).delete()
-                transaction.on_commit(partial(_broadcast, publication, observations))
+                    newest = sql.newest(cursor, Publication, ("seq", "last_observation"), "seq")
+                    seq, through = newest or (0, _start())
+                    rows = sql.after(cursor, StoredObservation, WIRE_COLUMNS, "id", through, BATCH)
+                    if not rows:
+                        return False, False
+                    if self._sequencer is None or (seq, through) != self._newest:
+                        self._sequencer = _rebuilt(through)
+                    observations = [_wire(row) for row in rows]
+                    delta = _fold(self._sequencer, observations)
+                    roles = {p.id: p.role for p in self._sequencer.participants.values()}
+                    number = seq + 1
+                    publication = (number, rows[0][0], rows[-1][0], delta.to_wire(),
+                                   traffic(delta.messages, roles), time.time_ns())
+                    sql.insert(cursor, Publication, PUBLICATION_COLUMNS, publication)
+                if number % PRUNE_EVERY == 0:
+                    Publication.objects.filter(seq__lte=number - KEEP).delete()
+                transaction.on_commit(partial(_broadcast, dict(zip(PUBLICATION_COLUMNS, publication, strict=True)),
+                                              observations))
         except BaseException:
             self._sequencer = None  # it folded what was not published: start again from the store
             raise
-        self._newest = (publication.seq, publication.last_observation)
+        self._newest = (number, rows[-1][0])
         return len(rows) == BATCH, True
 
 
@@ -217,16 +233,23 @@ def _fold(sequencer: Sequencer, observations: list[dict[str, Any]]) -> Delta:
     return merged
 
 
-def _broadcast(publication: Publication, observations: list[dict[str, Any]]) -> None:
+def _wire(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of WIRE_COLUMNS as ObservationFields.wire makes it."""
+    wire = dict(zip(WIRE_COLUMNS, row, strict=True))
+    wire["time_ns"] = str(wire["time_ns"])
+    return wire
+
+
+def _broadcast(publication: dict[str, Any], observations: list[dict[str, Any]]) -> None:
     now = time.time_ns()
     PUBLICATIONS.inc()
     for observation in observations:
         PUBLISH_LATENCY.observe(max(0, now - int(observation["time_ns"])) / 1e9)
     send(LIVE_GROUP, {
-        "type": "observations.added", "seq": publication.seq, "observations": observations,
-        "sequence": publication.sequence,
+        "type": "observations.added", "seq": publication["seq"], "observations": observations,
+        "sequence": publication["sequence"],
         # The same Messages as the architecture map reads them: the edge (or box) each one lights.
-        "traffic": publication.traffic,
+        "traffic": publication["traffic"],
     })
 
 

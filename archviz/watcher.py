@@ -4,9 +4,10 @@
 2. Ask for /events since the last stored event's timeNano, or since the watcher started when nothing
    is stored (the daemon replays from its buffer of the last 256 events); the event key stores a
    replayed event only once.
-3. A reading thread hands each event to the asyncio loop at once: the daemon gives a subscriber only
+3. A reading thread hands each event to the writer thread at once: the daemon gives a subscriber only
    about 100 ms per event before it skips it, so reading never waits on the database.
-4. A writer task stores what has arrived in batches and publishes them.
+4. The writer thread stores what has arrived in batches and publishes them itself, when this process leads:
+   an event reaches the browsers without a hop through the event loop (bench/latency.py).
 5. When the stream ends or breaks (the daemon went away), record why, wait with backoff, and go to 1.
 """
 
@@ -16,9 +17,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +29,16 @@ import docker
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from docker.errors import DockerException
 
 from archviz import kinds
+from archviz.broadcast import serve_loop
 from archviz.inventory_keeper import RELOAD, InventoryKeeper
 from archviz.models import StoredObservation
 from archviz.observation import Observation, Source
 from archviz.publish import publish
+from archviz.publisher import PUBLISHER
 from archviz.sources.daemon import MalformedEvent, observation_from_event, since_parameter
 
 log = logging.getLogger(__name__)
@@ -106,6 +112,11 @@ class DaemonWatcher:
         self.address = address or docker_host()
         self.keeper = InventoryKeeper(self.address) if inventory else None
         self._inbox: asyncio.Queue[str | dict[str, Any]] = asyncio.Queue()
+        # What the reading thread (and the loop's reports) hand the writer thread, in order; `stop` ends it with
+        # None. (Also when the event loop stops first, as at serve's shutdown: the writer thread never outlives it.)
+        self._arrived: queue.Queue[Observation | None] = queue.Queue()
+        self._halted = threading.Event()  # `stop`, as the threads see it
+        self._handing = threading.Lock()
         self.backoff = backoff or Backoff()
         self._stopping = asyncio.Event()
         self._stream_lock = threading.Lock()
@@ -115,20 +126,21 @@ class DaemonWatcher:
 
     async def run(self) -> None:
         """Watch until stop() is called; survives any number of daemon restarts."""
-        queue: asyncio.Queue[Observation] = asyncio.Queue()
-        writer = asyncio.create_task(self._write(queue))
+        loop = asyncio.get_running_loop()
+        # The writer publishes too: its sends go to this loop (archviz.broadcast), in order with the loop's own.
+        writing = ThreadPoolExecutor(1, thread_name_prefix="watcher-store", initializer=serve_loop, initargs=(loop,))
+        writer = loop.run_in_executor(writing, self._write)
         keeping = asyncio.create_task(self._keep_inventory()) if self.keeper else None
         delays = self.backoff.delays()
         # With nothing stored yet, start from now: what happens while we connect is replayed too.
         started = time.time_ns()
         try:
             while not self._stopping.is_set():
-                loop = asyncio.get_running_loop()
-                await queue.join()
+                await self._stored()
                 since = await _last_event_time(self.address) or started
                 self._established = False
                 try:
-                    await asyncio.to_thread(self._read, loop, queue, since)
+                    await asyncio.to_thread(self._read, loop, since)
                 except Exception as error:  # any failure of the link means "record why, then retry"
                     reason = _describe(error)
                 else:
@@ -137,15 +149,17 @@ class DaemonWatcher:
                     break
                 if self._established:
                     delays = self.backoff.delays()
-                await queue.join()
+                await self._stored()
                 delay = next(delays)
-                self._report(queue, kinds.WATCHER_UNREACHABLE, reason, retry_in=delay)
+                self._report(kinds.WATCHER_UNREACHABLE, reason, retry_in=delay)
                 log.warning("daemon %s: %s; retrying in %.2f s", self.address, reason, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-            await queue.join()
+            await self._stored()
         finally:
-            writer.cancel()
+            self.stop()
+            await writer
+            writing.shutdown()
             if keeping is not None:
                 # Let the keeper finish the job it is on: its thread cannot be cancelled, and it must not
                 # outlive the loop it reports to.
@@ -154,13 +168,17 @@ class DaemonWatcher:
 
     def stop(self) -> None:
         self._stopping.set()
+        with self._handing:
+            if not self._halted.is_set():
+                self._halted.set()
+                self._arrived.put(None)  # the writer ends once what was handed before is stored
         with self._stream_lock:
             if self._stream is not None:
                 self._stream.close()  # type: ignore[attr-defined]
 
     # The reading thread -------------------------------------------------------------------------
 
-    def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Observation], since: int) -> None:
+    def _read(self, loop: asyncio.AbstractEventLoop, since: int) -> None:
         """Stream events until the daemon goes away (the SDK's iterator simply ends then)."""
         client = docker.DockerClient(base_url=self.address, version="auto", timeout=10)
         try:
@@ -171,10 +189,8 @@ class DaemonWatcher:
             self._established = True
             if self._stopping.is_set():
                 return
-            loop.call_soon_threadsafe(
-                self._report, queue, kinds.WATCHER_CONNECTED,
-                f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})",
-            )
+            self._report(kinds.WATCHER_CONNECTED,
+                         f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})")
             if self.keeper is not None:
                 loop.call_soon_threadsafe(self._inbox.put_nowait, RELOAD)
             for event in stream:
@@ -183,7 +199,7 @@ class DaemonWatcher:
                 except MalformedEvent as error:
                     log.warning("daemon %s sent a malformed event (%s): skipped", self.address, error)
                     continue
-                loop.call_soon_threadsafe(queue.put_nowait, observation)
+                self._hand(observation)
                 if self.keeper is not None:
                     job = {"kind": observation.kind, "attributes": observation.attributes}
                     loop.call_soon_threadsafe(self._inbox.put_nowait, job)
@@ -192,15 +208,16 @@ class DaemonWatcher:
                 self._stream = None
             client.close()
 
-    def _report(self, queue: asyncio.Queue[Observation], kind: str, message: str, retry_in: float = 0) -> None:
-        """Record the watcher's link state, only when it changes, in order with the events."""
+    def _report(self, kind: str, message: str, retry_in: float = 0) -> None:
+        """Record the watcher's link state, only when it changes, in order with the events (called by the reading
+        thread, or by the loop while no reading thread runs)."""
         if self._status == (kind, message):
             return
         self._status = (kind, message)
         attributes: dict[str, object] = {"address": self.address, "message": message}
         if kind == kinds.WATCHER_UNREACHABLE:
             attributes.update(hint=unreachable_hint(self.address, message), retry_in=retry_in)
-        queue.put_nowait(Observation(
+        self._hand(Observation(
             time_ns=time.time_ns(), source=Source.WATCHER, host=self.address, kind=kind,
             subject=self.address, attributes=attributes,
         ))
@@ -237,27 +254,50 @@ class DaemonWatcher:
                 break
         return jobs
 
-    # The writer task ----------------------------------------------------------------------------
+    # The writer thread --------------------------------------------------------------------------
 
-    async def _write(self, queue: asyncio.Queue[Observation]) -> None:
+    def _hand(self, observation: Observation) -> None:
+        """Give the writer an observation to store; after `stop` none is taken (the daemon replays its events)."""
+        with self._handing:
+            if not self._halted.is_set():
+                self._arrived.put(observation)
+
+    async def _stored(self) -> None:
+        """Wait until everything handed to the writer is stored."""
+        await asyncio.to_thread(self._arrived.join)
+
+    def _write(self) -> None:
+        """Store what arrives, in batches of what waits, until None arrives; each batch is published here."""
         while True:
-            batch = [await queue.get()]
-            while len(batch) < BATCH_LIMIT and not queue.empty():
-                batch.append(queue.get_nowait())
-            await self._store(batch)
+            batch = [self._arrived.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < BATCH_LIMIT:
+                    batch.append(self._arrived.get_nowait())
+            observations = [observation for observation in batch if observation is not None]
+            if observations:
+                self._store(observations)
             for _ in batch:
-                queue.task_done()
+                self._arrived.task_done()
+            if None in batch:
+                close_old_connections()
+                return
 
-    async def _store(self, batch: list[Observation]) -> None:
+    def _store(self, batch: list[Observation]) -> None:
         delays = self.backoff.delays()
         while True:
+            close_old_connections()  # a connection the database dropped is replaced, as for each request
             try:
-                await database_sync_to_async(publish)(batch)
+                with PUBLISHER.publishing_here():
+                    publish(batch)
                 return
-            except Exception:  # the batch stays in hand until the store takes it
+            except Exception:  # the batch stays in hand until the store takes it, or the watcher stops
                 delay = next(delays)
+                if self._halted.is_set():
+                    log.exception("storing %d observations failed as the watcher stops: they are not stored",
+                                  len(batch))
+                    return
                 log.exception("storing %d observations failed; retrying in %.2f s", len(batch), delay)
-                await asyncio.sleep(delay)
+                self._halted.wait(delay)
 
 
 @database_sync_to_async

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from channels.layers import get_channel_layer
 
 from archviz.lab import Lab
 from archviz.watcher import Backoff
@@ -139,3 +140,22 @@ async def test_a_stream_of_garbage_cut_off_mid_event_is_survived_and_the_good_ev
     assert [(row.kind, row.subject) for row in good] == [("container-start", "ok-1")]
     reports = await stored(kind="watcher-unreachable")
     assert reports and reports[0].attributes["retry_in"] == 0.05
+
+
+async def test_what_the_watcher_stores_is_sent_to_pages_through_the_loop_that_serves_them(monkeypatch) -> None:
+    # The watcher's writer thread publishes what it stores. Its sends must go through the loop that serves the
+    # sockets: the in-memory channel layer is not thread-safe, and a send from a loop of its own reached the page
+    # up to 8 s late (bench/latency.py).
+    layer = get_channel_layer()
+    loops: list[asyncio.AbstractEventLoop] = []
+    group_send = layer.group_send
+
+    async def recorded(group: str, message: dict) -> None:
+        loops.append(asyncio.get_running_loop())
+        await group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", recorded)
+    async with RunningWatcher("unix:///nonexistent/docker.sock", Backoff(first=5, longest=5)):
+        await eventually(lambda: stored(kind="watcher-unreachable"), what="the watcher reports the missing socket")
+        await eventually(lambda: asyncio.sleep(0, loops), what="the report is sent to the pages")
+    assert loops == [asyncio.get_running_loop()] * len(loops)

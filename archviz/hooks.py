@@ -38,6 +38,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from archviz.audit.ingest import Outcome, ingest, record_refusal
+from archviz.publisher import PUBLISHER
 from archviz.sources import harbor
 from archviz.sources.registry import MAX_BODY, MAX_EVENTS, Delivery, DeliveryError, read_delivery
 
@@ -136,7 +137,10 @@ def store(delivery: Delivery, sender: str) -> Outcome:
     # Outside Django's request cycle: keep its connection hygiene (drop a broken or expired connection). Once,
     # after the work: this thread does nothing else.
     try:
-        return ingest(delivery, sender)
+        # Published by this thread (a registry waits for each answer: no hop to the publisher's thread), once for
+        # a burst of deliveries from several registries (bench/registry_ingest.py).
+        with PUBLISHER.publishing_here(more_waiting=_deliveries.storing > 1):
+            return ingest(delivery, sender)
     finally:
         close_old_connections()
 
@@ -149,6 +153,15 @@ def count_refusal(cause: str, sender: str, source: str) -> None:
         log.exception("could not count a refused %s delivery (%s from %s)", source, cause, sender)
     finally:
         close_old_connections()
+
+
+class _Deliveries:
+    """How many deliveries are on their way to the writer thread or in it (counted on the event loop only)."""
+
+    storing = 0
+
+
+_deliveries = _Deliveries()
 
 
 # One thread of its own stores what the webhook receives: SQLite takes one writer at a time anyway, the thread
@@ -169,7 +182,11 @@ async def webhook(hook: Hook, scope: Scope, receive: Receive, send: Send) -> Non
             delivery = hook.read(body)
         except DeliveryError as error:
             raise Refused(error.cause, str(error)) from None
-        outcome = await _store(delivery, sender)
+        _deliveries.storing += 1
+        try:
+            outcome = await _store(delivery, sender)
+        finally:
+            _deliveries.storing -= 1
     except Refused as refusal:
         await _count_refusal(refusal.cause, sender, hook.source)
         await respond(send, refusal.status, {"error": str(refusal)})

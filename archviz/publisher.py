@@ -58,6 +58,8 @@ WIRE_COLUMNS = ("id", "time_ns", "source", "host", "kind", "subject", "attribute
 PUBLICATION_COLUMNS = ("seq", "first_observation", "last_observation", "sequence", "traffic", "published_ns")
 # Without PostgreSQL's NOTIFY, the leader looks at the store this often for what other processes stored.
 POLL_SECONDS = 0.25
+# How a thread inside `publishing_here` publishes what it stores.
+HERE, DEFER = "here", "defer"
 
 
 class Publisher:
@@ -80,19 +82,24 @@ class Publisher:
     def stored(self) -> None:
         """Something was stored (called after the commit): publish it, on the loop's thread where `run` runs here."""
         loop, news = self._loop, self._news
-        if loop is not None and news is not None and loop.is_running() and not getattr(self._here, "active", False):
+        here = getattr(self._here, "mode", None)
+        if here == DEFER:
+            return
+        if loop is not None and news is not None and loop.is_running() and here is None:
             loop.call_soon_threadsafe(news.set)
         else:
             self.tail()
 
     @contextlib.contextmanager
-    def publishing_here(self) -> Iterator[None]:
-        """Within it, what the calling thread stores is published on that thread, before its next store."""
-        self._here.active = True
+    def publishing_here(self, *, more_waiting: bool = False) -> Iterator[None]:
+        """Within it, what the calling thread stores is published on that thread, before its next store; or, when
+        `more_waiting` (the thread has more to store at once), by that next store: one publication for a burst.
+        (Should that store fail, the leader's loop publishes it within POLL_SECONDS.)"""
+        self._here.mode = DEFER if more_waiting else HERE
         try:
             yield
         finally:
-            self._here.active = False
+            self._here.mode = None
 
     def tail(self) -> int:
         """Publish what is stored beyond the newest publication, if this process leads; how many it made."""

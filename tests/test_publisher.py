@@ -4,7 +4,9 @@ sessions through the tap (tests/data/scenarios) are stored the way the processes
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +175,36 @@ def test_merging_leaves_out_what_came_before_the_window_and_whoever_took_part_on
     assert labels(diagram) == [("5.0", "new")]
     assert [p["id"] for p in diagram["participants"]] == ["daemon:d", "client:a"]
     assert [i["id"] for i in diagram["interactions"]] == ["i5"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_stored_by_one_thread_is_one_publication_made_by_its_last_store() -> None:
+    # The registry webhook's thread publishes what it stores, once for a burst from several registries.
+    *burst, last = list(batches(scenario("push-new"), 2))
+    for batch in burst:
+        with PUBLISHER.publishing_here(more_waiting=True):
+            publish(batch)
+    assert published() == []
+    with PUBLISHER.publishing_here():
+        publish(last)
+    [publication] = published()
+    assert publication.last_observation == StoredObservation.objects.order_by("id").last().pk
+    assert publication.first_observation == StoredObservation.objects.order_by("id").first().pk
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_burst_whose_last_store_never_comes_is_published_by_the_leaders_loop() -> None:
+    running = asyncio.create_task(PUBLISHER.run())
+    try:
+        def store_deferred() -> None:
+            with PUBLISHER.publishing_here(more_waiting=True):
+                publish(scenario("kill"))
+        await database_sync_to_async(store_deferred)()
+        deadline = time.monotonic() + 5 * publisher.POLL_SECONDS
+        while not await database_sync_to_async(published)():
+            assert time.monotonic() < deadline, "the deferred burst was never published"
+            await asyncio.sleep(0.05)
+    finally:
+        PUBLISHER.stop()
+        await running

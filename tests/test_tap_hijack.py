@@ -41,6 +41,7 @@ class RecordedDaemon:
         self.answer, self.half_close = answer, half_close
         self.socket = Path(f"/tmp/avdaemon-{uuid.uuid4().hex[:8]}.sock")
         self.stdin = b""
+        self.answered = asyncio.Event()
 
     async def answer_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -49,6 +50,7 @@ class RecordedDaemon:
             writer.write_eof()
             self.stdin = await reader.read()
         writer.close()
+        self.answered.set()
 
 
 @asynccontextmanager
@@ -114,6 +116,8 @@ async def test_the_daemons_half_close_comes_after_the_stream_and_the_clients_std
     daemon = RecordedDaemon(UPGRADED + HELLO, half_close=True)
     async with tap_in_front_of(daemon, monkeypatch) as tap:
         reads = await asyncio.to_thread(reads_of_an_attach, tap, b"input for cat\n")
+        # The client's end closes as the daemon's does: what the daemon read is known once its handler has ended.
+        await asyncio.wait_for(daemon.answered.wait(), timeout=10)
     assert reads == [UPGRADED, HELLO]
     assert daemon.stdin == b"input for cat\n"
 

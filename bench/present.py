@@ -105,10 +105,10 @@ def open_page(browser: Browser, url: str) -> tuple[Page, float, float]:
 def keep_from_the_page(browser: Browser, base: str, query: str, name: str) -> None:
     """Log in as a staff user and keep the range as a session with the presenter's button, as a teacher does."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
-    page.goto(f"{base}/admin/login/?next={quote(f'/present/?{query}&presenter=1')}")
+    page.goto(f"{base}/login/?next={quote(f'/present/?{query}&presenter=1')}")
     page.fill("#id_username", "bench")
     page.fill("#id_password", "bench-password")
-    page.click("input[type=submit]")
+    page.click("button[type=submit]")
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
     page.locator("#present-sessions summary").click()
     page.fill("#session-keep input[name=name]", name)

@@ -79,5 +79,20 @@ def observations_frame(seq: int, observations: list[dict[str, Any]], sequence: d
     return json.dumps({"type": "observations", "seq": seq, "observations": observations, "sequence": sequence})
 
 
+# Where a publication's frame is kept in the channel layer's message, once made.
+_FRAME = "archviz.frame"
+
+
+def publication_frame(message: dict[str, Any]) -> str:
+    """The live frame of a publication as the channel layer delivered it, encoded once per message: channels_redis
+    hands every page of a process the same message, so a hundred pages cost one encoding, not a hundred (it was
+    61 % of a web process's page work; bench/scaleout.py)."""
+    seq, frame = message.get(_FRAME, (None, ""))
+    if seq != message["seq"]:  # not made yet (or copied into another publication's message)
+        frame = observations_frame(message["seq"], message["observations"], message["sequence"])
+        message[_FRAME] = (message["seq"], frame)
+    return frame
+
+
 def error_frame(message: str) -> str:
     return json.dumps({"type": "error", "error": message})

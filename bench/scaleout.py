@@ -80,7 +80,8 @@ def paced(port: int, bodies: list[bytes], per_second: float) -> None:
 
 async def bench(ports: list[int], clients_count: int, events: int, per_envelope: int, rate: float,
                 idle_count: int, web_pids: list[int]) -> None:
-    clients = [LiveClient(ports[i % 2], follow=True) for i in range(clients_count)]
+    texts: dict[str, str] = {}  # one copy of each frame, whichever clients were sent it
+    clients = [LiveClient(ports[i % 2], follow=True, texts=texts) for i in range(clients_count)]
     for client in clients:
         await client.__aenter__()
     idle = [await idle_client(ports[i % 2]) for i in range(idle_count)]
@@ -91,7 +92,7 @@ async def bench(ports: list[int], clients_count: int, events: int, per_envelope:
     async def follow(client: LiveClient) -> None:
         while not target or client.seq < target[0]:
             with contextlib.suppress(TimeoutError):
-                await client.receive(timeout=0.5)
+                await client.receive_head(timeout=0.5)
 
     following = [asyncio.create_task(follow(client)) for client in clients]
     started = time.perf_counter()
@@ -112,7 +113,7 @@ async def bench(ports: list[int], clients_count: int, events: int, per_envelope:
     same = sum(client.diagram() == truth for client in clients)
     ordered = sum(in_order(client) for client in clients)
     endings = [await how_it_ended(socket) for socket in idle]
-    frames = [len(client.deltas()) for client in clients]
+    frames = [sum(kind == "observations" for kind, _ in client.heads()) for client in clients]
     resyncs = [client.resyncs for client in clients]
     for client in clients:
         await client.__aexit__()

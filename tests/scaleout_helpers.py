@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -174,15 +175,24 @@ def in_own_loop(main: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, main).result()
 
 
+# A frame's type and number, read off its head without decoding the rest (archviz.frames writes them first).
+FRAME_HEAD = re.compile(r'\{"type": "(\w+)", "seq": (\d+)')
+
+
 class LiveClient:
     """A browser's side of /ws/live/ on one web process, keeping every frame it was sent. With `follow`, it does what
     the live page does: asks for a fresh snapshot when a publication number is skipped, and reconnects (getting a
-    fresh snapshot) when the server closes the socket."""
+    fresh snapshot) when the server closes the socket.
 
-    def __init__(self, port: int, *, follow: bool = False) -> None:
+    Frames are kept as text and decoded when a check asks for them: a hundred clients decoding every frame as it
+    came made the load bench measure itself. Clients given the same `texts` keep one copy of a frame they were
+    all sent."""
+
+    def __init__(self, port: int, *, follow: bool = False, texts: dict[str, str] | None = None) -> None:
         self.url = f"ws://127.0.0.1:{port}/ws/live/"
         self.follow = follow
-        self.frames: list[dict[str, Any]] = []
+        self._texts: list[str] = []
+        self._shared = {} if texts is None else texts
         self.socket: ClientConnection | None = None
         self.resyncs = 0
         self.reconnects = 0
@@ -207,39 +217,58 @@ class LiveClient:
         while True:
             try:
                 self.socket = await connect(self.url, origin=Origin("http://127.0.0.1"), proxy=None, max_size=None)
-                frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+                kind, seq = self._keep(await asyncio.wait_for(self.socket.recv(), timeout))
                 break
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError):  # the server is not back yet
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.25)
-        assert frame["type"] == "snapshot", frame
-        self.frames.append(frame)
-        self._seq = self._acknowledged = frame["seq"]
+        assert kind == "snapshot", self._texts[-1][:200]
+        self._seq = self._acknowledged = seq
+
+    def _keep(self, text: str | bytes) -> tuple[str, int]:
+        """Keep a frame (one copy among the clients sharing `texts`); its type and number."""
+        text = text.decode() if isinstance(text, bytes) else text
+        self._texts.append(self._shared.setdefault(text, text))
+        head = FRAME_HEAD.match(text)
+        if head is None:
+            frame = json.loads(text)
+            return frame["type"], frame.get("seq", 0)
+        return head[1], int(head[2])
 
     async def receive(self, timeout: float = 15) -> dict[str, Any]:
+        """The next frame, decoded (`follow` clients that only count frames use `receive_head`)."""
+        await self.receive_head(timeout)
+        return json.loads(self._texts[-1])
+
+    async def receive_head(self, timeout: float = 15) -> tuple[str, int]:
+        """Receive the next frame, doing what the page does with it; its type and number."""
         assert self.socket is not None
         try:
-            frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+            kind, seq = self._keep(await asyncio.wait_for(self.socket.recv(), timeout))
         except ConnectionClosed:
             if not self.follow:
                 raise
             self.reconnects += 1
             await self._connect()
-            return self.frames[-1]
-        self.frames.append(frame)
-        if frame["type"] == "snapshot" or frame["type"] == "observations" and frame["seq"] == self._seq + 1:
-            self._seq = frame["seq"]
-            if frame["type"] == "snapshot":
+            return "snapshot", self._seq
+        if kind == "snapshot" or kind == "observations" and seq == self._seq + 1:
+            self._seq = seq
+            if kind == "snapshot":
                 self._acknowledged = self._seq
             elif self._seq - self._acknowledged >= ACK_EVERY:  # as the live page says how far it is
                 self._acknowledged = self._seq
                 with contextlib.suppress(ConnectionClosed):  # closed meanwhile: the next receive reconnects
                     await self.socket.send(json.dumps({"type": "ack", "seq": self._seq}))
-        elif frame["type"] == "observations" and frame["seq"] > self._seq + 1 and self.follow:
+        elif kind == "observations" and seq > self._seq + 1 and self.follow:
             self.resyncs += 1
             await self.socket.send(json.dumps({"type": "resync"}))
-        return frame
+        return kind, seq
+
+    @property
+    def frames(self) -> list[dict[str, Any]]:
+        """Every frame kept, decoded."""
+        return [json.loads(text) for text in self._texts]
 
     async def until(self, label: str, timeout: float = 30) -> None:
         """Receive until a Message whose label holds `label` has been drawn."""
@@ -259,22 +288,37 @@ class LiveClient:
             while True:
                 await self.receive(quiet)
 
+    def heads(self) -> list[tuple[str, int]]:
+        """Each frame's type and number, in the order received."""
+        return [self._head(text) for text in self._texts]
+
+    @staticmethod
+    def _head(text: str) -> tuple[str, int]:
+        head = FRAME_HEAD.match(text)
+        return (head[1], int(head[2])) if head else ("", 0)
+
     def snapshot(self) -> dict[str, Any]:
-        return next(frame for frame in reversed(self.frames) if frame["type"] == "snapshot")
+        return json.loads(self._texts[self._last_snapshot()])
 
     def deltas(self) -> list[dict[str, Any]]:
-        return [frame for frame in self.frames if frame["type"] == "observations"]
+        return [json.loads(text) for text, (kind, _) in zip(self._texts, self.heads(), strict=True)
+                if kind == "observations"]
+
+    def _last_snapshot(self) -> int:
+        return max(index for index, (kind, _) in enumerate(self.heads()) if kind == "snapshot")
 
     def diagram(self) -> dict[str, Any]:
         """What the page draws: the latest snapshot's diagram with each next publication applied, as diagram.js
         does (a delta the snapshot holds is skipped; one past a skipped number waits for the next snapshot)."""
-        snapshot = self.snapshot()
+        start = self._last_snapshot()
+        snapshot = json.loads(self._texts[start])
         applied = [snapshot["sequence"]]
         seq = snapshot["seq"]
-        for frame in self.frames[self.frames.index(snapshot) + 1:]:
-            if frame["type"] == "observations" and frame["seq"] == seq + 1:
-                applied.append(frame["sequence"])
-                seq = frame["seq"]
+        for text in self._texts[start + 1:]:
+            kind, number = self._head(text)
+            if kind == "observations" and number == seq + 1:
+                applied.append(json.loads(text)["sequence"])
+                seq = number
         return merged(applied, 0)
 
 
@@ -301,5 +345,5 @@ async def how_it_ended(socket: ClientConnection) -> str:
 
 def in_order(client: LiveClient) -> bool:
     """The client was sent the publications in their order (never one twice, never an older after a newer)."""
-    seqs = [frame["seq"] for frame in client.deltas()]
+    seqs = [seq for kind, seq in client.heads() if kind == "observations"]
     return all(later > earlier for earlier, later in zip(seqs, seqs[1:], strict=False))

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from archviz import frames
 from archviz.frames import MAX_CLIENT_FRAME, ClientFrame, FrameError, observations_frame, parse_client_frame
 
 
@@ -57,3 +58,15 @@ def test_the_size_limit_is_about_what_a_resync_needs() -> None:
 def test_a_delta_frame_carries_its_publication_number() -> None:
     frame = json.loads(observations_frame(3, [{"id": 7}, {"id": 8}], {}))
     assert (frame["type"], frame["seq"]) == ("observations", 3)
+
+
+def test_pages_sharing_a_delivered_publication_share_one_encoding_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # channels_redis hands every page of a process the same message: a hundred pages, one encoding.
+    encodings: list[int] = []
+    encode = frames.observations_frame
+    monkeypatch.setattr(frames, "observations_frame", lambda *args: encodings.append(1) or encode(*args))
+    delivered = {"type": "observations.added", "seq": 4, "observations": [{"id": 9}], "sequence": {}, "traffic": []}
+    sent = [frames.publication_frame(delivered) for _ in range(100)]
+    assert len(encodings) == 1
+    assert sent == [encode(4, [{"id": 9}], {})] * 100
+    assert frames.publication_frame(dict(delivered, seq=5)) != sent[0]  # another message, its own frame

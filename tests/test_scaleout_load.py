@@ -68,7 +68,8 @@ def test_a_hundred_browsers_follow_a_burst_and_a_tab_that_does_not_read_is_told_
 
 
 async def follow_a_burst(ports: list[int]) -> None:
-    clients = [LiveClient(ports[index % 2], follow=True) for index in range(CLIENTS)]
+    texts: dict[str, str] = {}
+    clients = [LiveClient(ports[index % 2], follow=True, texts=texts) for index in range(CLIENTS)]
     for client in clients:
         await client.__aenter__()
     idle = await idle_client(ports[1])
@@ -77,7 +78,7 @@ async def follow_a_burst(ports: list[int]) -> None:
     async def follow(client: LiveClient) -> None:
         while not last or client.seq < last[0]:
             try:
-                await client.receive(timeout=0.5)
+                await client.receive_head(timeout=0.5)
             except TimeoutError:
                 continue
 

@@ -35,8 +35,14 @@ def ingest(delivery: Delivery, sender: str = "") -> Outcome:
     """Store what is not stored yet, in one transaction (all of it or, on an error, none of it)."""
     received_ns = time.time_ns()
     with transaction.atomic(), connection.cursor() as cursor:
-        fresh = [event for event in delivery.events if sql.insert(
-            cursor, AuditEvent, COLUMNS, [getattr(event, name) for name in COLUMNS], skip_existing=True)]
+        inserted = set(sql.insert_many(cursor, AuditEvent, COLUMNS,
+                                       [[getattr(event, name) for name in COLUMNS] for event in delivery.events],
+                                       returning="event_id", skip_existing=True))
+        fresh = []
+        for event in delivery.events:
+            if event.event_id in inserted:
+                inserted.discard(event.event_id)  # an id twice in one delivery: its first row is the one stored
+                fresh.append(event)
         listing = {event.digest: event.references for event in fresh
                    if event.target_kind == "manifest" and event.digest and event.references}
         for digest in sql.existing(cursor, ManifestReference, "manifest", list(listing)):

@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from archviz.docker_hosts import DockerHost, parse_hosts
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -65,6 +67,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_docker_hosts(name: str) -> list[DockerHost]:
+    """Comma-separated Docker addresses, each with its own TLS settings (archviz.docker_hosts says how)."""
+    try:
+        return parse_hosts(env_list(name, []))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}.") from None
 
 
 def env_secret(name: str) -> str | None:

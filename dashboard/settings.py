@@ -14,6 +14,7 @@ from dashboard.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_docker_hosts,
     env_int,
     env_list,
     env_secret,
@@ -52,8 +53,10 @@ ARCHVIZ_TAP_TLS_CERT = env_str("ARCHVIZ_TAP_TLS_CERT", "")
 ARCHVIZ_TAP_TLS_KEY = env_str("ARCHVIZ_TAP_TLS_KEY", "")
 # Plain TCP (no TLS) on loopback for the tap: every local user who can reach the port drives the daemon (is root).
 ARCHVIZ_TAP_INSECURE_LOOPBACK = env_bool("ARCHVIZ_TAP_INSECURE_LOOPBACK", False)
-# Every daemon to watch (comma-separated DOCKER_HOST-style addresses); unset: the one DOCKER_HOST names.
-ARCHVIZ_DOCKER_HOSTS = env_list("ARCHVIZ_DOCKER_HOSTS", [])
+# Every daemon to watch, comma-separated, each with its own TLS settings: unix:///PATH, tcp://HOST:PORT, or
+# tcp://HOST:PORT?tls=DIR (DIR holds ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH; archviz.docker_hosts).
+# Unset: the one DOCKER_HOST names (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI reads them).
+ARCHVIZ_DOCKER_HOSTS = env_docker_hosts("ARCHVIZ_DOCKER_HOSTS")
 # Actions that change the daemon (pulling an image) are offered to logged-in staff users only when this is on.
 ARCHVIZ_ALLOW_ACTIONS = env_bool("ARCHVIZ_ALLOW_ACTIONS", False)
 # Every page and websocket needs a Django login. `serve` forces this on when it binds off loopback.

@@ -19,10 +19,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from archviz.daemons import docker_host
 from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Listen, Names, TcpAddress, listen_at, plain_tcp_warning, url
 from archviz.tap.proxy import Tap
-from archviz.watcher import docker_host
 
 OPTIONS = Names(address="--listen", ca="--tlscacert", cert="--tlscert", key="--tlskey",
                 insecure="--insecure-loopback")

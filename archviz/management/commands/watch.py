@@ -13,24 +13,30 @@ import signal
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from archviz.daemons import checked_watched_hosts
+from archviz.docker_hosts import DockerHost
 from archviz.publisher import PUBLISHER
-from archviz.watcher import DaemonWatcher, watched_hosts
+from archviz.watcher import DaemonWatcher
 
 
 class Command(BaseCommand):
     help = "Stream the Docker daemon's events into the store and publish them, until stopped."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            hosts = checked_watched_hosts()
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         if not crosses_processes():
             PUBLISHER.may_lead = False
             self.stderr.write("Note: no REDIS_URL is set, so this process only stores events: a `serve` on the "
                               "same database publishes them. Set REDIS_URL to run several web processes.")
-        asyncio.run(self._watch())
+        asyncio.run(self._watch(hosts))
 
-    async def _watch(self) -> None:
-        watchers = [DaemonWatcher(address) for address in watched_hosts()]
+    async def _watch(self, hosts: list[DockerHost]) -> None:
+        watchers = [DaemonWatcher(host.address) for host in hosts]
         loop = asyncio.get_running_loop()
 
         def stop() -> None:

@@ -78,7 +78,7 @@ def parse_host(entry: str) -> DockerHost:
     if folder is None:
         return DockerHost(address)
     if not folder.startswith("/") or not folder.isprintable():
-        raise ValueError(f"{entry!r}: tls={folder} must be an absolute path (the folder of ca.pem, cert.pem and "
+        raise ValueError(f"{entry!r}: tls={folder!r} must be an absolute path (the folder of ca.pem, cert.pem and "
                          "key.pem), as in ?tls=/etc/archviz/build1")
     return DockerHost(address, Path(os.path.normpath(folder)))
 

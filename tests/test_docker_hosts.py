@@ -156,5 +156,5 @@ def test_a_hostile_value_stops_every_command_at_start(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2
-    assert ("archviz is misconfigured: ARCHVIZ_DOCKER_HOSTS: 'tcp://b:2376?tls=x': tls=x must be an absolute path"
+    assert ("archviz is misconfigured: ARCHVIZ_DOCKER_HOSTS: 'tcp://b:2376?tls=x': tls='x' must be an absolute path"
             in result.stderr)

@@ -20,12 +20,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker
 import requests
 from docker.auth import encode_header
 from docker.errors import DockerException
 from docker.types import CancellableStream
 
+from archviz.daemons import open_client
 from archviz.observation import Observation, Source
 from archviz.publish import publish, publish_pull
 from archviz.pull_progress import PullState, apply_line, plain_error
@@ -84,7 +84,7 @@ def cancel(job_id: str) -> bool:
 
 def run_pull(job: PullJob, credentials: dict[str, str] | None) -> None:
     _record(job, "action-pull", "")
-    client = docker.DockerClient(base_url=job.host, version="auto", timeout=30)
+    client = open_client(job.host, timeout=30)
     try:
         api = client.api
         headers = {"X-Registry-Auth": encode_header(credentials)} if credentials else {}

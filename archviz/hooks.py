@@ -38,6 +38,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from archviz.audit.ingest import Outcome, ingest, record_refusal
+from archviz.proxies import client_address, forwarded_for
 from archviz.publisher import PUBLISHER
 from archviz.sources import harbor
 from archviz.sources.registry import MAX_BODY, MAX_EVENTS, Delivery, DeliveryError, read_delivery
@@ -174,7 +175,8 @@ _count_refusal = SyncToAsync(count_refusal, thread_sensitive=False, executor=_wr
 
 async def webhook(hook: Hook, scope: Scope, receive: Receive, send: Send) -> None:
     headers = {name.lower(): value for name, value in scope["headers"]}
-    sender = (scope.get("client") or ("",))[0] or ""
+    sender = client_address((scope.get("client") or ("",))[0] or "", forwarded_for(scope["headers"]),
+                            settings.ARCHVIZ_TRUSTED_PROXIES)
     try:
         check_request(scope["method"], headers, hook)
         body = await read_body(receive)

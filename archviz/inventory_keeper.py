@@ -10,6 +10,7 @@ import docker
 import requests
 from docker.errors import DockerException
 
+from archviz.daemons import open_client
 from archviz.inventory import KINDS, Inventory, changes, layers_of, load, refreshed
 from archviz.publish import publish_inventory
 
@@ -54,8 +55,7 @@ class InventoryKeeper:
         """`RELOAD`, or an observation (wire-shaped: kind and attributes) of a daemon event. False when the
         inventory could not be kept (the caller asks for a reload later)."""
         try:
-            client = self.client or docker.DockerClient(base_url=self.address, version="auto", timeout=30,
-                                                        max_pool_size=LOAD_WORKERS)
+            client = self.client or open_client(self.address, timeout=30, max_pool_size=LOAD_WORKERS)
             self.client = client
             if job == RELOAD or self.inventory is None:
                 self._reload(client)

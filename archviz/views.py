@@ -38,6 +38,7 @@ from archviz.audit.query import (
 from archviz.audit.reports import REPORTS, csv_lines, report_fields
 from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
+from archviz.daemons import docker_host
 from archviz.hooks import HARBOR_HOOK_PATH, HOOK_PATH, REFUSALS
 from archviz.metrics import LEADING, UNPUBLISHED
 from archviz.models import AuditEvent, StoredObservation, UnknownEvent
@@ -49,7 +50,6 @@ from archviz.sequence.mermaid import to_mermaid
 from archviz.snapshot import inventory_snapshot
 from archviz.sources.registry import SOURCES, TARGET_KINDS
 from archviz.tap.listen import PLAIN_TCP_RISK
-from archviz.watcher import docker_host
 
 # A Mermaid export folds at most this many observations (the text is cut at 50,000 characters anyway).
 EXPORT_OBSERVATIONS = 5000

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import queue
 import threading
 import time
@@ -25,15 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import docker
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db import close_old_connections
 from docker.errors import DockerException
 
 from archviz import kinds
 from archviz.broadcast import serve_loop
+from archviz.daemons import docker_host, open_client
 from archviz.inventory_keeper import RELOAD, InventoryKeeper
 from archviz.models import StoredObservation
 from archviz.observation import Observation, Source
@@ -43,7 +41,6 @@ from archviz.sources.daemon import MalformedEvent, observation_from_event, since
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 BATCH_LIMIT = 1000
 # The inventory is refreshed once the daemon's events have been quiet this long, or at the latest this long
 # after the first of them: its calls to the daemon and its writes would otherwise slow each event's way to the
@@ -51,16 +48,6 @@ BATCH_LIMIT = 1000
 INVENTORY_SETTLE_S = 0.02
 INVENTORY_LAG_S = 0.25
 STOP = "stop"
-
-
-def docker_host() -> str:
-    """The address the docker CLI and SDK would use, by the usual DOCKER_HOST rule."""
-    return os.environ.get("DOCKER_HOST", "").strip() or DEFAULT_DOCKER_HOST
-
-
-def watched_hosts() -> list[str]:
-    """Every daemon to watch: ARCHVIZ_DOCKER_HOSTS, or else the one DOCKER_HOST names."""
-    return list(dict.fromkeys(settings.ARCHVIZ_DOCKER_HOSTS)) or [docker_host()]
 
 
 @dataclass(frozen=True)
@@ -95,7 +82,7 @@ def unreachable_hint(address: str, error: str) -> str:
 def daemon_unreachable_reason(address: str) -> str | None:
     """None when a daemon answers a ping at the address, else why not."""
     try:
-        client = docker.DockerClient(base_url=address, version="auto", timeout=5)
+        client = open_client(address, timeout=5)
     except Exception as error:
         return _describe(error)
     try:
@@ -180,7 +167,7 @@ class DaemonWatcher:
 
     def _read(self, loop: asyncio.AbstractEventLoop, since: int) -> None:
         """Stream events until the daemon goes away (the SDK's iterator simply ends then)."""
-        client = docker.DockerClient(base_url=self.address, version="auto", timeout=10)
+        client = open_client(self.address, timeout=10)
         try:
             version = client.version()
             stream = client.api.events(decode=True, since=since_parameter(since))
@@ -314,6 +301,15 @@ _PLAIN_REASONS = (
     ("Permission denied", "cannot connect: permission denied on the socket"),
     ("timed out", "cannot connect: the daemon did not answer in time"),
     ("Name or service not known", "cannot connect: the host name does not resolve"),
+    # TLS (ARCHVIZ_DOCKER_HOSTS' ?tls=DIR): which side refused whom.
+    ("CERTIFICATE_VERIFY_FAILED", "cannot connect: the daemon's TLS certificate is not signed by the CA in the "
+                                  "folder's ca.pem, or does not name the host"),
+    *((refusal, "cannot connect: the daemon did not accept archviz's client certificate (the folder's cert.pem "
+                "must be signed by the CA the daemon's --tlscacert names)")
+      for refusal in ("alert bad certificate", "alert unknown ca", "alert certificate required",
+                      "EOF occurred in violation of protocol")),
+    ("an HTTP request to an HTTPS server", "cannot connect: the daemon speaks TLS there: add ?tls=DIR (the folder of "
+                                           "ca.pem, cert.pem and key.pem) to its address in ARCHVIZ_DOCKER_HOSTS"),
 )
 
 

@@ -13,6 +13,9 @@ from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from archviz.docker_hosts import DockerHost, parse_hosts
+from archviz.proxies import Network, trusted_proxies
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -65,6 +68,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_docker_hosts(name: str) -> list[DockerHost]:
+    """Comma-separated Docker addresses, each with its own TLS settings (archviz.docker_hosts says how)."""
+    try:
+        return parse_hosts(env_list(name, []))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}.") from None
+
+
+def env_trusted_proxies(name: str) -> tuple[Network, ...]:
+    """Comma-separated addresses and networks of reverse proxies (archviz.proxies says what is believed of them)."""
+    try:
+        return trusted_proxies(env_list(name, []))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}.") from None
 
 
 def env_secret(name: str) -> str | None:

@@ -14,10 +14,12 @@ from dashboard.env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_docker_hosts,
     env_int,
     env_list,
     env_secret,
     env_str,
+    env_trusted_proxies,
     sqlite_database,
 )
 
@@ -43,6 +45,25 @@ DEBUG = env_bool("ARCHVIZ_DEBUG", False)
 ALLOWED_HOSTS = env_list("ARCHVIZ_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("ARCHVIZ_CSRF_TRUSTED_ORIGINS", [])
 
+# Behind a reverse proxy: only a request whose peer is one of these addresses or networks has its X-Forwarded-For
+# (and X-Forwarded-Proto) believed; from anyone else those headers are dropped (archviz.middleware.behind_proxy).
+ARCHVIZ_TRUSTED_PROXIES = env_trusted_proxies("ARCHVIZ_TRUSTED_PROXIES")
+# Browsers reach the dashboard over HTTPS only (through a TLS proxy: serve itself speaks HTTP): cookies are sent
+# over HTTPS only, and HTTPS requests carry HSTS. Whether a request came over HTTPS is known only from a trusted
+# proxy's X-Forwarded-Proto, so the HSTS header and the redirect of plain HTTP need ARCHVIZ_TRUSTED_PROXIES too.
+ARCHVIZ_HTTPS = env_bool("ARCHVIZ_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = ARCHVIZ_HTTPS
+_hsts_seconds = env_int("ARCHVIZ_HSTS_SECONDS", 31536000, minimum=0, maximum=63072000)
+SECURE_HSTS_SECONDS = _hsts_seconds if ARCHVIZ_HTTPS else 0
+if ARCHVIZ_HTTPS and ARCHVIZ_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes and scrapers ask each web process directly, over plain HTTP (the webhooks never reach Django).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$", r"^api/health$"]
+# archviz is one site on one name: whether HSTS covers the domain's other names (includeSubDomains, preload) is the
+# domain owner's choice, not this site's.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+
 # When set (unix:///path, or tcp://HOST:PORT), `serve` also runs the API tap there, in front of DOCKER_HOST's
 # socket. TCP needs the three TLS files (the tap's certificate and key, and the CA that signed the certificates of
 # the clients it accepts), or, on loopback only, ARCHVIZ_TAP_INSECURE_LOOPBACK.
@@ -52,8 +73,10 @@ ARCHVIZ_TAP_TLS_CERT = env_str("ARCHVIZ_TAP_TLS_CERT", "")
 ARCHVIZ_TAP_TLS_KEY = env_str("ARCHVIZ_TAP_TLS_KEY", "")
 # Plain TCP (no TLS) on loopback for the tap: every local user who can reach the port drives the daemon (is root).
 ARCHVIZ_TAP_INSECURE_LOOPBACK = env_bool("ARCHVIZ_TAP_INSECURE_LOOPBACK", False)
-# Every daemon to watch (comma-separated DOCKER_HOST-style addresses); unset: the one DOCKER_HOST names.
-ARCHVIZ_DOCKER_HOSTS = env_list("ARCHVIZ_DOCKER_HOSTS", [])
+# Every daemon to watch, comma-separated, each with its own TLS settings: unix:///PATH, tcp://HOST:PORT, or
+# tcp://HOST:PORT?tls=DIR (DIR holds ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH; archviz.docker_hosts).
+# Unset: the one DOCKER_HOST names (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as the docker CLI reads them).
+ARCHVIZ_DOCKER_HOSTS = env_docker_hosts("ARCHVIZ_DOCKER_HOSTS")
 # Actions that change the daemon (pulling an image) are offered to logged-in staff users only when this is on.
 ARCHVIZ_ALLOW_ACTIONS = env_bool("ARCHVIZ_ALLOW_ACTIONS", False)
 # Every page and websocket needs a Django login. `serve` forces this on when it binds off loopback.
@@ -98,6 +121,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "archviz.middleware.behind_proxy",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

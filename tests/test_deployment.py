@@ -117,9 +117,9 @@ def test_each_archviz_service_runs_a_real_manage_py_command_with_options_it_take
     parser.parse_args(command[1:])  # CommandError for an option the command does not take
 
 
-def test_the_web_processes_serve_without_a_watcher_and_the_watcher_serves_nothing() -> None:
+def test_the_web_processes_serve_without_a_watcher_and_the_watcher_serves_only_its_metrics_unpublished() -> None:
     assert "--no-watch" in SERVICES["web"]["command"]
-    assert SERVICES["watcher"]["command"] == ["watch"]
+    assert SERVICES["watcher"]["command"] == ["watch", "--metrics", "0.0.0.0:9100", "--metrics-off-loopback"]
     assert "ports" not in SERVICES["watcher"]
 
 

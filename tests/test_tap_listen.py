@@ -25,6 +25,7 @@ from archviz.lab import Lab
 from archviz.management.commands.tap import OPTIONS
 from archviz.tap.listen import TcpAddress, listen_at
 from archviz.tap.proxy import Tap
+from tests.certificates import CLIENT, SERVER, make_ca, make_signed
 from tests.conftest import ROOT, dashboard_env, free_port, process_log, start_serve
 from tests.lab_helpers import eventually
 from tests.test_tap import calls, docker
@@ -59,32 +60,14 @@ class Certificates:
         return self.impostor, self.impostor_key
 
 
-def openssl(folder: Path, *args: str) -> None:
-    subprocess.run(["/usr/bin/openssl", *args], cwd=folder, check=True, capture_output=True, timeout=30)
-
-
-def make_ca(folder: Path, name: str) -> None:
-    openssl(folder, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", f"{name}-key.pem", "-out", f"{name}.pem", "-days", "1", "-subj", f"/CN=archviz test {name}",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
-
-
-def make_signed(folder: Path, ca: str, name: str, extensions: str) -> None:
-    openssl(folder, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", f"{name}-key.pem", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-    (folder / f"{name}.ext").write_text(extensions)
-    openssl(folder, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}-key.pem",
-            "-CAcreateserial", "-days", "1", "-out", f"{name}.pem", "-extfile", f"{name}.ext")
-
-
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     folder = tmp_path_factory.mktemp("tls")
     make_ca(folder, "ca")
     make_ca(folder, "other-ca")
-    make_signed(folder, "ca", "server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    make_signed(folder, "ca", "client", "extendedKeyUsage=clientAuth\n")
-    make_signed(folder, "other-ca", "impostor", "extendedKeyUsage=clientAuth\n")
+    make_signed(folder, "ca", "server", SERVER)
+    make_signed(folder, "ca", "client", CLIENT)
+    make_signed(folder, "other-ca", "impostor", CLIENT)
     return Certificates(*(folder / name for name in (
         "ca.pem", "server.pem", "server-key.pem", "client.pem", "client-key.pem", "impostor.pem",
         "impostor-key.pem")))

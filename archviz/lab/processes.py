@@ -74,6 +74,11 @@ class Lab:
     registry_v3: Path = REGISTRY_V3
     # Where the Docker Hub stand-in is built once, for every lab on this machine.
     cache: Path = field(default_factory=hub.default_cache)
+    # A loopback TCP port where the daemon also listens with TLS, asking every client for a certificate its CA
+    # signed (dockerd --tlsverify), as a team's build host does; and the folder of the daemon's ca.pem,
+    # server-cert.pem and server-key.pem. None: the unix socket only.
+    tls_port: int | None = None
+    tls_folder: Path | None = None
 
     @property
     def socket(self) -> Path:
@@ -82,6 +87,11 @@ class Lab:
     @property
     def docker_host(self) -> str:
         return f"unix://{self.socket}"
+
+    @property
+    def tls_docker_host(self) -> str:
+        """The daemon's TLS address (on loopback), when it has one."""
+        return f"tcp://127.0.0.1:{self.tls_port}"
 
     @property
     def tap_socket(self) -> Path:
@@ -243,6 +253,11 @@ class Lab:
     def _spawn_daemon(self) -> None:
         if self.guard_pid() is None:
             self._start_guard()
+        tls: list[str] = []
+        if self.tls_port is not None and self.tls_folder is not None:
+            tls = ["--host", self.tls_docker_host, "--tlsverify", "--tlscacert", str(self.tls_folder / "ca.pem"),
+                   "--tlscert", str(self.tls_folder / "server-cert.pem"),
+                   "--tlskey", str(self.tls_folder / "server-key.pem")]
         with (self.root / "dockerd.log").open("ab") as log:
             subprocess.Popen(
                 [
@@ -253,6 +268,7 @@ class Lab:
                     "--host", self.docker_host,
                     "--registry-mirror", f"http://{self.registry_address}",
                     "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
+                    *tls,
                 ],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env=guarded(dict(os.environ), f"http://{self.guard_address}"),

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import docker
 from docker.errors import APIError, DockerException, NotFound
 
+from archviz.daemons import open_client
 from archviz.lessons.lesson import Command, Lesson, Setup, placeholders
 from archviz.lessons.remote import RemoteError, free_port, throwaway_certificates, tls_tap
 
@@ -168,7 +169,7 @@ def _daemon_unreachable_reason(address: str) -> str | None:
 
 @contextmanager
 def _client(address: str) -> Iterator[docker.DockerClient]:
-    client = docker.DockerClient(base_url=address, version="auto", timeout=60)
+    client = open_client(address, timeout=60)
     try:
         yield client
     finally:

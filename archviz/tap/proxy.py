@@ -38,6 +38,7 @@ from typing import Any
 
 from channels.db import DatabaseSyncToAsync
 
+from archviz.metrics import TAP_REQUESTS, tap_request_labels
 from archviz.observation import Observation
 from archviz.publish import publish, publish_pull_from_loop
 from archviz.sequence.rules import endpoint_for
@@ -187,6 +188,7 @@ class Tap:
         return stored
 
     def call(self, exchange: Exchange) -> None:
+        TAP_REQUESTS.labels(*tap_request_labels(exchange.method, exchange.status)).inc()
         self.emit(observation_from_exchange(exchange, self.host))
 
     def end(self, exchange: Exchange, ending: Ending) -> None:

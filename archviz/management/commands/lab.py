@@ -13,8 +13,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
+from archviz.daemons import docker_host
 from archviz.lab import Lab, LabError
-from archviz.watcher import daemon_unreachable_reason, docker_host, unreachable_hint
+from archviz.watcher import daemon_unreachable_reason, unreachable_hint
 
 SOCKETS = """The lab has two sockets, in ARCHVIZ_LAB_DIR ({root}):
   {daemon}

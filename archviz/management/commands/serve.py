@@ -21,11 +21,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from archviz.daemons import checked_watched_hosts, docker_host
 from archviz.management.commands.tap import how_to_connect, unix_path
 from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Names, TcpAddress, is_loopback, listen_at, plain_tcp_warning, url
 from archviz.tap.proxy import Tap
-from archviz.watcher import DaemonWatcher, docker_host, watched_hosts
+from archviz.watcher import DaemonWatcher
 
 # The largest websocket message serve sends or takes (a live snapshot of 5,000 observations is about 1.2 MB).
 WEBSOCKET_MESSAGE_LIMIT = 32 * 1024 * 1024
@@ -76,7 +77,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Binding {host}, off loopback: every page and socket now requires a login "
                               "(create one with: python manage.py createsuperuser).")
 
-        watchers = [] if no_watch else [DaemonWatcher(address) for address in watched_hosts()]
+        try:
+            watchers = [] if no_watch else [DaemonWatcher(host.address) for host in checked_watched_hosts()]
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         tap = configured_tap()
         running: list[asyncio.Task[Any]] = []  # held here: the event loop keeps tasks only weakly
 

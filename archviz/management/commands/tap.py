@@ -1,5 +1,5 @@
-"""`manage.py tap --listen ADDRESS [--tlscacert CA --tlscert CERT --tlskey KEY] [--upstream unix:///…]`: the API tap
-alone.
+"""`manage.py tap --listen ADDRESS [--tlscacert CA --tlscert CERT --tlskey KEY] [--upstream unix:///…]
+[--metrics [HOST:]PORT]`: the API tap alone.
 
 1. Read where to listen (archviz.tap.listen): `unix:///PATH`, or `tcp://` with all three TLS files (dockerd's own
    option names), or plain `tcp://` on loopback with `--insecure-loopback` (then warn, loudly: every local user can
@@ -8,6 +8,8 @@ alone.
 3. Serve the tap until SIGTERM or SIGINT; every request a client makes through it is stored, and published by the
    process that publishes (`serve` or `watch`, see archviz.publisher). The tap never publishes itself: a request's
    head must reach the store before the daemon's events it causes, so the tap does nothing else with its time.
+4. With --metrics, serve what it counts (requests by method and status class, observations stored) for Prometheus
+   (archviz.exporter), from a thread of its own: on loopback unless --metrics-off-loopback says otherwise.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from archviz.daemons import docker_host
+from archviz.exporter import add_metrics_arguments, metrics_address, start_exporter
 from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Listen, Names, TcpAddress, listen_at, plain_tcp_warning, url
 from archviz.tap.proxy import Tap
-from archviz.watcher import docker_host
 
 OPTIONS = Names(address="--listen", ca="--tlscacert", cert="--tlscert", key="--tlskey",
                 insecure="--insecure-loopback")
@@ -50,11 +53,14 @@ class Command(BaseCommand):
         parser.add_argument("--insecure-loopback", action="store_true",
                             help="allow plain tcp:// on loopback, without TLS: every local user who can reach the "
                                  "port then drives the daemon (is root)")
+        add_metrics_arguments(parser)
 
     def handle(self, *args: Any, listen: str, tlscacert: str | None, tlscert: str | None, tlskey: str | None,
-               upstream: str | None, insecure_loopback: bool, **options: Any) -> None:
+               upstream: str | None, insecure_loopback: bool, metrics: str | None, metrics_off_loopback: bool,
+               **options: Any) -> None:
         try:
             where = listen_at(listen, tlscacert, tlscert, tlskey, OPTIONS, insecure_loopback=insecure_loopback)
+            exporter = metrics_address(metrics, off_loopback=metrics_off_loopback) if metrics else None
         except ValueError as error:
             raise CommandError(str(error)) from None
         if isinstance(where, TcpAddress) and where.tls is None:
@@ -63,7 +69,16 @@ class Command(BaseCommand):
         if not tap.upstream.exists():
             raise CommandError(f"no daemon socket at {tap.upstream}: start Docker, or point --upstream at one")
         PUBLISHER.may_lead = False
-        asyncio.run(self._serve(tap))
+        try:
+            stop_exporting = start_exporter(exporter, PUBLISHER.leadership.holding)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        if exporter is not None:
+            self.stdout.write(f"metrics at {exporter.url}")
+        try:
+            asyncio.run(self._serve(tap))
+        finally:
+            stop_exporting()
 
     async def _serve(self, tap: Tap) -> None:
         try:

@@ -1,10 +1,9 @@
 """The audit page's live tail: the newest page of a filter, and which of a publication's observations are audit
 events of that filter.
 
-The tail rides the live diagram's numbered publications (archviz.publisher): a registry notification's audit row
-is stored in the same transaction as its Observation (archviz.audit.ingest), whose `event` attribute names the
-row, so every audit row a publication accounts for is in the store when the publication is sent. Harbor's events
-have no Observation: they reach an open page only with its next snapshot.
+The tail rides the live diagram's numbered publications (archviz.publisher): an audit row (a registry's or
+Harbor's) is stored in the same transaction as its Observation (archviz.audit.ingest), whose `event` attribute
+names the row, so every audit row a publication accounts for is in the store when the publication is sent.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from typing import Any
 
 from archviz.audit.query import AuditFilter, blobs_query, page, references_of, wire
 from archviz.models import AuditEvent, Publication
-from archviz.observation import Source
+from archviz.sources.registry import SOURCES
 
 
 def rows_wire(rows: list[AuditEvent]) -> list[dict[str, Any]]:
@@ -32,9 +31,14 @@ def snapshot(audit_filter: AuditFilter) -> dict[str, Any]:
     return {"type": "audit-snapshot", "seq": seq, "events": rows_wire(rows), "more": cursor is not None}
 
 
+def brings_events(observations: list[dict[str, Any]]) -> bool:
+    """Whether any of these published observations came with an audit row."""
+    return any(o["source"] in SOURCES for o in observations)
+
+
 def added(audit_filter: AuditFilter, observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The audit rows of the filter behind these published observations, newest first."""
-    ids = [o["attributes"].get("event") for o in observations if o["source"] == Source.REGISTRY.value]
+    ids = [o["attributes"].get("event") for o in observations if o["source"] in SOURCES]
     ids = [event_id for event_id in ids if isinstance(event_id, str)]
     if not ids:
         return []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archviz.audit.query import AuditFilter, blobs_query, page, references_of, wire
+from archviz.audit.query import AuditFilter, blobs_query, cursor_text, page, references_of, wire
 from archviz.models import AuditEvent, Publication
 from archviz.sources.registry import SOURCES
 
@@ -19,7 +19,7 @@ def rows_wire(rows: list[AuditEvent]) -> list[dict[str, Any]]:
     """Audit rows as the page draws them: the API's record with `time_ns` as a string (nanoseconds do not fit a JS
     number), the row's keyset `cursor` (its place in the page's order, newest first) and the filter of its blobs."""
     references = references_of(rows)
-    return [{**wire(row, references), "time_ns": str(row.time_ns), "cursor": f"{row.time_ns}.{row.pk}",
+    return [{**wire(row, references), "time_ns": str(row.time_ns), "cursor": cursor_text(row.time_ns, row.pk),
              "blobs_query": blobs_query(row, references)} for row in rows]
 
 

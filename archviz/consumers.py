@@ -270,6 +270,6 @@ class AuditConsumer(SnapshotConsumer):
 
     async def observations_added(self, message: dict[str, Any]) -> None:
         frame: dict[str, Any] = {"type": "audit", "seq": message["seq"]}
-        if any(o["source"] == "registry" for o in message["observations"]):
+        if tail.brings_events(message["observations"]):
             frame["events"] = await database_sync_to_async(tail.added)(self.audit_filter, message["observations"])
         await self.send(text_data=json.dumps(frame))

@@ -40,6 +40,20 @@ REGISTRY_KINDS: dict[str, str] = {
     "registry-delete": "a manifest or tag was deleted",
 }
 
+# Harbor's webhook: "harbor-<action>", the audit's actions of Harbor's event types (archviz.sources.harbor.KINDS).
+HARBOR_KINDS: dict[str, str] = {
+    "harbor-push": "an artifact was pushed to a Harbor project",
+    "harbor-pull": "an artifact was pulled from Harbor",
+    "harbor-delete": "an artifact was deleted from Harbor",
+    "harbor-scan": "Harbor's scanner finished scanning an artifact",
+    "harbor-scan-failed": "Harbor's scanner failed to scan an artifact",
+    "harbor-scan-stopped": "a scan of an artifact was stopped",
+    "harbor-quota-exceed": "a push was refused: the project is over its quota",
+    "harbor-quota-warning": "a project is near its quota",
+    "harbor-replication": "a replication to or from Harbor changed state",
+    "harbor-retention": "a tag retention run finished",
+}
+
 # Actions started from the dashboard, with who started them.
 ACTION_KINDS: dict[str, str] = {
     "action-pull": "a staff user started a pull from the dashboard",
@@ -68,4 +82,4 @@ WATCHER_KINDS: dict[str, str] = {
 }
 
 ALL_KINDS: frozenset[str] = (DAEMON_KINDS | {DAEMON_OTHER} | frozenset(WATCHER_KINDS) | frozenset(REGISTRY_KINDS)
-                              | frozenset(ACTION_KINDS) | frozenset(TAP_KINDS))
+                              | frozenset(HARBOR_KINDS) | frozenset(ACTION_KINDS) | frozenset(TAP_KINDS))

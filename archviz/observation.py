@@ -17,6 +17,7 @@ class Source(StrEnum):
     DAEMON = "daemon"  # the Docker daemon's own /events stream
     WATCHER = "watcher"  # archviz's watcher, about its link to a daemon (connected, unreachable)
     REGISTRY = "registry"  # the registry's notifications
+    HARBOR = "harbor"  # Harbor's webhook: audit events, which the diagram does not draw (they name no client)
     TAP = "tap"  # the API tap in front of the daemon's socket
     ACTION = "action"  # something a dashboard user did
 

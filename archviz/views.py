@@ -35,7 +35,7 @@ from archviz.audit.query import (
     unknown_wire,
     wire,
 )
-from archviz.audit.reports import REPORTS, csv_lines, report_fields
+from archviz.audit.reports import REPORTS, csv_lines, report_fields, report_page
 from archviz.classroom import sessions
 from archviz.classroom.sessions import load as load_session
 from archviz.daemons import docker_host
@@ -225,6 +225,12 @@ def _query(request: HttpRequest, allowed: tuple[str, ...]) -> dict[str, str]:
     return parameters(dict(request.GET.lists()), allowed)
 
 
+def _next_url(request: HttpRequest, kept: dict[str, Any], name: str, cursor: object) -> str | None:
+    """A JSON page's `next`: this endpoint with the query kept and the next page's cursor as `name`, or None at the
+    end."""
+    return f"{request.path}?{urlencode({**kept, name: cursor})}" if cursor is not None else None
+
+
 def _filtered_page(query: dict[str, str], size: int = PAGE_SIZE) -> tuple[AuditFilter, list[AuditEvent], str | None]:
     """The filter and the page the query string asks for; QueryError when it asks for nonsense."""
     audit_filter = AuditFilter.from_query(query)
@@ -267,9 +273,9 @@ def registry_events(request: HttpRequest) -> JsonResponse:
     except QueryError as error:
         return _error(str(error), 400)
     kept = {**audit_filter.as_query(), **({"limit": str(limit)} if "limit" in query else {})}
-    next_url = f"{request.path}?{urlencode({**kept, 'before': cursor})}" if cursor else None
     references = references_of(rows)
-    return JsonResponse({"events": [wire(row, references) for row in rows], "next": next_url})
+    return JsonResponse({"events": [wire(row, references) for row in rows],
+                         "next": _next_url(request, kept, "before", cursor)})
 
 
 @require_GET
@@ -291,14 +297,22 @@ def _export(request: HttpRequest, form: str, content_type: str) -> HttpResponse:
     return response
 
 
+# A report's JSON pages take these besides the report's parameters (its CSV has every record).
+REPORT_PAGING = ("limit", "cursor")
+
+
 @require_GET
 def registry_report(request: HttpRequest, name: str, form: str = "json") -> HttpResponse:
-    """A report of archviz.audit.reports over the query string's filter and options, as JSON or as streamed CSV."""
+    """A report of archviz.audit.reports over the query string's filter and options: as JSON, a page of `limit`
+    records from `cursor` with the address of the `next`; as CSV, all of them, streamed."""
     report = REPORTS[name]
     try:
-        records = report.build(*report.read(_query(request, report.parameters)))
         if form == "json":
-            return JsonResponse({report.key: list(records)})
+            query = _query(request, (*report.parameters, *REPORT_PAGING))
+            cursor = parse_cursor(query.pop("cursor", ""), "cursor", "the answer's \"next\" link")
+            records, following = report_page(report, query, parse_limit(query.get("limit", "")), cursor)
+            return JsonResponse({report.key: records, "next": _next_url(request, query, "cursor", following)})
+        records = report.build(*report.read(_query(request, report.parameters)))
     except QueryError as error:
         return _error(str(error), 400)
     response = StreamingHttpResponse(streamed(csv_lines(records, report.columns)),
@@ -389,8 +403,8 @@ def registry_unknown_api(request: HttpRequest) -> JsonResponse:
         rows, cursor, limit = _unknown(request)
     except QueryError as error:
         return _error(str(error), 400)
-    next_url = f"{request.path}?{urlencode({'before': cursor, 'limit': limit})}" if cursor else None
-    return JsonResponse({"count": unknown_count(), "unknown": [unknown_wire(row) for row in rows], "next": next_url})
+    return JsonResponse({"count": unknown_count(), "unknown": [unknown_wire(row) for row in rows],
+                         "next": _next_url(request, {"limit": limit}, "before", cursor)})
 
 
 @require_GET

@@ -3,8 +3,9 @@
 - a newcomer, who runs the dashboard against whatever DOCKER_HOST says, possibly nothing;
 - a viewer, an anonymous browser on the live page;
 - the lab: a real dockerd and its registries (distribution 2.8.2 open to all and one that asks for a login, and
-  distribution 3.1.1 with two users where ../shared holds it), started once per test session on a private socket
-  and free loopback ports, and stopped (leaving nothing running) at the end;
+  distribution 3.1.1 where ../shared holds it; all notify, and both that ask for a login know alice and bob),
+  started once per test session on a private socket and free loopback ports, and stopped (leaving nothing
+  running) at the end;
 - an operator scaling out: a private PostgreSQL cluster and redis-server, likewise started once per session.
 """
 
@@ -84,8 +85,12 @@ class NotificationSink:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def ids(self, repositories: set[str]) -> set[str]:
+        return set(self.sent(repositories))
+
+    def sent(self, repositories: set[str]) -> dict[str, dict]:
+        """The events sent about these repositories, by id."""
         with self.lock:
-            return {i for i, e in self.events.items() if e["target"]["repository"] in repositories}
+            return {i: e for i, e in self.events.items() if e["target"]["repository"] in repositories}
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,16 @@
 """Hostile input for the webhooks' property tests: values of every JSON type, strings a database or a
-spreadsheet chokes on, and documents with some of their fields replaced by such values."""
+spreadsheet chokes on, and documents with some of their fields replaced by such values; and the check both
+webhooks' property tests make of what a hostile body left behind."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
+from asgiref.sync import async_to_sync
 from hypothesis import strategies as st
+
+from archviz.models import AuditEvent, StoredObservation, UnknownEvent
 
 HOSTILE_TEXT = st.sampled_from(["", "\x00", "\ud800", "a\udfffb", "x" * 5000, "../../etc/passwd", "Lab/App",
                                 "=HYPERLINK(1)", "\u202egnp.exe", "sha256:" + "0" * 64, "1970-01-01T00:00:00Z",
@@ -19,6 +24,29 @@ HOSTILE_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3),
     max_leaves=12,
 )
+
+
+def counted(source: str) -> tuple[int, int, int]:
+    """Audit events, the observations of `source` (registry or harbor), events of unknown shape."""
+    return (AuditEvent.objects.count(), StoredObservation.objects.filter(source=source).count(),
+            UnknownEvent.objects.count())
+
+
+def delivered_whole(deliver: Callable[[bytes], Awaitable[tuple[int, dict]]], body: bytes, source: str
+                    ) -> dict | None:
+    """Deliver a hostile body to `source`'s webhook: it never gets a 5xx, and leaves no partial row. A refused body
+    (400, saying why) changes nothing; an accepted one (200) adds exactly what its answer counts, each stored event
+    with its observation and each unknown one raw. The answer when it was accepted, else None."""
+    before = counted(source)
+    status, answer = async_to_sync(deliver)(body)
+    after = counted(source)
+    assert status in (200, 400), (status, answer)
+    if status != 200:
+        assert after == before and answer["error"]
+        return None
+    added = tuple(now - then for now, then in zip(after, before, strict=True))
+    assert added == (answer["stored"], answer["stored"], answer["unknown"]), (added, answer)
+    return answer
 
 
 def with_changes(document: dict, changes: list[tuple[tuple[str, ...], object]]) -> dict:

@@ -1,6 +1,7 @@
 """The registry audit page in Debian's Chromium, against `manage.py serve`: notifications POSTed to
-/hooks/registry/ appear without a reload, the tail pauses and counts what waits, and the charts (uPlot, served by
-the dashboard) follow, readable at 1280×720 and reachable from the keyboard, with their numbers in tables."""
+/hooks/registry/ (and Harbor's to /hooks/harbor/) appear without a reload, the tail pauses and counts what waits,
+and the charts (uPlot, served by the dashboard) follow, readable at 1280×720 and reachable from the keyboard, with
+their numbers in tables."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.browser
 TOKEN = "page-token"
 DATA = Path(__file__).parent / "data" / "registry"
 V3_SESSION = [json.loads(delivery["body"]) for delivery in json.loads((DATA / "v3_session.json").read_text())]
+HARBOR_PAYLOADS = json.loads((DATA.parent / "harbor" / "default_format.json").read_text())
+HARBOR_AUTH = "Bearer harbor-page-token"
 ROWS = "table.audit-table tbody tr"
 
 
@@ -136,6 +139,24 @@ def test_a_row_drawn_live_reads_as_the_same_row_served_with_the_page(chromium, d
     page.wait_for_selector("#link-state[data-state=live]")
     assert cells(page) == live
     page.close()
+
+
+def test_harbors_events_appear_without_reload_and_read_as_the_rows_served_with_the_page(chromium, tmp_path: Path
+                                                                                          ) -> None:
+    with webhook_dashboard(tmp_path, TOKEN, {"ARCHVIZ_HARBOR_AUTH": HARBOR_AUTH}) as url:
+        page = opened(chromium, f"{url}/registry/")
+        for payload in HARBOR_PAYLOADS:
+            request = urllib.request.Request(f"{url}/hooks/harbor/", data=json.dumps(payload).encode(),
+                                             headers={"Authorization": HARBOR_AUTH, "Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+        page.wait_for_function(f"document.querySelectorAll('{ROWS}').length === {len(HARBOR_PAYLOADS)}")
+        assert page.locator(f"{ROWS}[data-source=harbor]").count() == len(HARBOR_PAYLOADS)
+        live = cells(page)
+        page.reload()
+        page.wait_for_selector("#link-state[data-state=live]")
+        assert cells(page) == live
+        page.close()
 
 
 def test_the_charts_are_readable_at_1280x720_and_reachable_from_the_keyboard(chromium, dashboard_url: str,

@@ -1,7 +1,7 @@
 """The audit reports a team asks for, over events stored the way the webhooks store them: who pulled a digest
 (from which address, with which user agent), what each actor and each repository did over a range, tags nobody
-pulled for N days and pushes outside working hours; each as a page, JSON and CSV, refusing query strings it cannot
-use with a 400 that names the fix."""
+pulled for N days and pushes outside working hours; each as a page, JSON (paged by `limit` and `cursor`) and CSV,
+refusing query strings it cannot use with a 400 that names the fix."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import pytest
 from django.test import Client
@@ -215,6 +215,54 @@ def test_tags_nobody_pulled_as_csv(client: Client, late: None) -> None:
                                                            "4 2026-11-25T12:00:00.000000000Z"]
 
 
+# The JSON in pages ---------------------------------------------------------------------------------------------
+
+# What each report is asked, so that the trail and the late pushes give it several records.
+ASKED = {"pulls": f"digest={APP}", "actors": "", "repositories": "", "unpulled-tags": "until=2026-12-31T00:00:00Z",
+         "after-hours-pushes": ""}
+
+
+def followed(client: Client, url: str) -> list[dict]:
+    """Every answer from `url` on, following each answer's `next`."""
+    answers = [client.get(url).json()]
+    while answers[-1]["next"]:
+        answers.append(client.get(answers[-1]["next"]).json())
+    return answers
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_each_reports_json_pages_through_every_record_limit_at_a_time(client: Client, trail: None, late: None,
+                                                                      name: str) -> None:
+    report = REPORTS[name]
+    whole = client.get(f"/api/registry/reports/{name}/?{ASKED[name]}").json()
+    assert whole["next"] is None and len(whole[report.key]) >= 2
+    answers = followed(client, f"/api/registry/reports/{name}/?{ASKED[name]}&limit=1")
+    assert [record for answer in answers for record in answer[report.key]] == whole[report.key]
+    assert [len(answer[report.key]) for answer in answers] == [1] * len(whole[report.key])
+    asked = {**parse_qs(ASKED[name]), "limit": ["1"]}
+    for answer in answers[:-1]:  # each next keeps the query, with a cursor of its own
+        path, _, query = answer["next"].partition("?")
+        kept = parse_qs(query)
+        assert path == f"/api/registry/reports/{name}/" and kept.pop("cursor") and kept == asked
+
+
+def test_a_reports_pages_list_the_records_of_the_events_there_were_at_the_first(client: Client, trail: None) -> None:
+    before = client.get("/api/registry/reports/actors/").json()["actors"]
+    first = client.get("/api/registry/reports/actors/?limit=2").json()
+    deliver(*(event(300 + number, "pull", "zed", "10.0.0.6") for number in range(10)))  # now the busiest
+    rest = followed(client, first["next"])
+    assert [*first["actors"], *(record for answer in rest for record in answer["actors"])] == before
+    assert client.get("/api/registry/reports/actors/?limit=2").json()["actors"][0]["actor"] == "zed"
+
+
+def test_a_reports_json_holds_100_records_unless_asked_for_another_limit(client: Client) -> None:
+    deliver(*(event(400 + number, "pull", f"user{number:03d}", "10.0.0.6") for number in range(101)))
+    first = client.get("/api/registry/reports/actors/").json()
+    assert len(first["actors"]) == 100 and first["next"].startswith("/api/registry/reports/actors/?cursor=")
+    assert [record["actor"] for record in client.get(first["next"]).json()["actors"]] == ["user100"]
+    assert len(client.get("/api/registry/reports/actors/?limit=1000").json()["actors"]) == 101
+
+
 # Hostile query strings: every report refuses what it cannot use with a 400 naming the fix, on its endpoint, its
 # CSV and its page alike.
 
@@ -241,6 +289,16 @@ REFUSED = [
     ("after-hours-pushes", "hours=99999999999:00-1:00", "is not a range of times: e.g. hours=08:00-18:00"),
     ("after-hours-pushes", "weekdays=weekend", "weekdays='weekend' is not a list of days"),
     ("after-hours-pushes", "action=pull", "unknown query parameter action"),
+    ("actors", "limit=0", "limit='0' is not a number from 1 to 1000: e.g. limit=500"),
+    ("repositories", "limit=1001", "limit='1001' is not a number from 1 to 1000"),
+    ("pulls", f"digest={APP}&limit=ten", "limit='ten' is not a number from 1 to 1000"),
+    ("actors", "limit=1&limit=2", "limit is given 2 times: give it once"),
+    ("repositories", "cursor=x", "cursor='x' is not a page cursor: follow the answer's \"next\" link"),
+    ("unpulled-tags", "cursor=1.2.3", "cursor='1.2.3' is not a page cursor"),
+    ("actors", "cursor=-1.0", "cursor='-1.0' is not a page cursor"),
+    ("after-hours-pushes", "cursor=" + "9" * 20 + ".1", "cursor='99999999999999999999.1' is not a page cursor"),
+    ("after-hours-pushes", "cursor=1." + "9" * 40, "is not a page cursor"),
+    ("actors", "before=1.1", "unknown query parameter before"),
 ]
 
 
@@ -259,7 +317,7 @@ def test_a_report_refuses_a_query_string_it_cannot_use_naming_the_fix(client: Cl
                                                                   HealthCheck.too_slow])
 @given(name=st.sampled_from(list(REPORTS)), query=st.dictionaries(
     st.sampled_from(["digest", "since", "until", "days", "hours", "weekdays", "tz", "repository", "source",
-                     "action", "checks"]) | HOSTILE_TEXT, HOSTILE_TEXT, max_size=4))
+                     "action", "checks", "limit", "cursor"]) | HOSTILE_TEXT, HOSTILE_TEXT, max_size=4))
 def test_no_query_string_makes_a_report_fail(client: Client, name: str, query: dict[str, str]) -> None:
     raw = "&".join(f"{quote(key.encode('utf-8', 'surrogatepass'))}={quote(value.encode('utf-8', 'surrogatepass'))}"
                    for key, value in query.items())  # bytes that are not UTF-8 included

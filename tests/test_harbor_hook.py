@@ -15,9 +15,12 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archviz.kinds import HARBOR_KINDS
 from archviz.models import AuditEvent, RefusedDelivery, StoredObservation, UnknownEvent
+from archviz.sequence import Sequencer, sequence
+from archviz.sources.harbor import ACTIONS as HARBOR_ACTIONS
 from dashboard.asgi import application
-from tests.hostile import HOSTILE_VALUES, with_changes
+from tests.hostile import HOSTILE_VALUES, counted, delivered_whole, with_changes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 AUTH = "Basic aGFyYm9yOnNlY3JldA=="  # any value: Harbor sends its webhook's Auth Header verbatim
@@ -53,7 +56,7 @@ def rows() -> list[tuple[str, str, str, str, str, str, str]]:
 
 @sync_to_async
 def counts() -> tuple[int, int, int]:
-    return AuditEvent.objects.count(), StoredObservation.objects.count(), UnknownEvent.objects.count()
+    return counted("harbor")
 
 
 @pytest.mark.asyncio
@@ -75,8 +78,16 @@ async def test_every_documented_default_payload_is_kept_once_with_harbor_as_its_
         ("harbor", "quota-warning", "harbor/alpine", "", "sha256:514ec80ffbe1", "repository", ""),
         ("harbor", "scan-failed", "harbor/alpine", "", "sha256:dabea2944dcc", "manifest", "auto"),
     ]
-    # Harbor names no client: its events are audit rows only, not arrows of the diagram.
-    assert await counts() == (10, 0, 0)
+    # Each is stored with an observation of its own, which the publisher publishes (the audit page's live tail
+    # rides it); Harbor names no client, so the diagram draws none of them.
+    assert await counts() == (10, 10, 0)
+    observations = await sync_to_async(lambda: [o.to_wire() for o in StoredObservation.objects.order_by("id")])()
+    assert sorted(o["kind"] for o in observations) == sorted(f"harbor-{row[1]}" for row in await rows())
+    assert {o["source"] for o in observations} == {"harbor"}
+    live = Sequencer()
+    assert [live.add(o).to_wire() for o in observations] == [{"participants": [], "messages": [], "interactions": []}
+                                                              ] * len(observations)
+    assert (sequence(observations).participants, sequence(observations).messages) == ([], [])
 
 
 @pytest.mark.asyncio
@@ -134,6 +145,10 @@ async def test_a_payload_naming_several_artifacts_keeps_one_event_for_each() -> 
     assert await deliver(payload) == (200, {"stored": 2, "unknown": 0, "duplicates": 0})
     assert await deliver(payload) == (200, {"stored": 0, "unknown": 0, "duplicates": 2})
     assert [row[3] for row in await rows()] == ["3.8", "3.9"]
+
+
+def test_every_action_of_harbors_is_an_observation_kind_of_its_own() -> None:
+    assert set(HARBOR_KINDS) == {f"harbor-{action}" for action in HARBOR_ACTIONS}
 
 
 @pytest.mark.asyncio
@@ -215,15 +230,9 @@ HOSTILE_BODIES = st.one_of(
 @given(body=HOSTILE_BODIES)
 @override_settings(ARCHVIZ_HARBOR_AUTH=AUTH)
 def test_a_hostile_body_never_gets_a_5xx_nor_leaves_a_partial_row(body: bytes) -> None:
-    before = async_to_sync(counts)()
-    status, answer = async_to_sync(deliver)(body)
-    after = async_to_sync(counts)()
-    assert status in (200, 400), (status, answer)
-    if status != 200:
-        assert after == before and answer["error"]
+    answer = delivered_whole(deliver, body, "harbor")
+    if answer is None:
         return
-    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (answer["stored"], 0,
-                                                                                   answer["unknown"])
     assert answer["stored"] + answer["unknown"] + answer["duplicates"] >= 1
     for row in AuditEvent.objects.filter(source="harbor"):  # read: whole rows only
         assert row.event_id.startswith("harbor:") and row.action and row.target_kind and row.time_ns >= 0

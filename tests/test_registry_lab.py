@@ -1,9 +1,14 @@
-"""The audit trail against the lab's real registry, whose notifications go to archviz and to a sink."""
+"""The audit trail against the lab's real registries (Debian's distribution 2.8.2, the one open to all and the one
+that asks for a login), whose notifications go to archviz and to a sink."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 import urllib.request
@@ -39,6 +44,29 @@ def settle(dashboard: Dashboard, sink: NotificationSink, repositories: set[str],
             return
         assert time.monotonic() < deadline, f"stored {len(stored)} ({len(set(stored))} distinct), sent {len(sent)}"
         time.sleep(0.25)
+
+
+def docker(lab: Lab, config: Path, *args: str, stdin: str = "") -> str:
+    """The real docker CLI against the lab's daemon, with its own config folder (its logins)."""
+    env = {**os.environ, "DOCKER_HOST": lab.docker_host, "DOCKER_CONFIG": str(config)}
+    done = subprocess.run(["docker", *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def registry_call(lab: Lab, address: str, method: str, path: str, user: str) -> dict[str, str]:
+    """A request of the registry API to a lab registry that asks for a login, as one of the lab's users; its
+    answer's headers."""
+    request = urllib.request.Request(f"http://{address}{path}", method=method, headers={
+        "Accept": MANIFEST_V2,
+        "Authorization": "Basic " + base64.b64encode(f"{user}:{lab.password(user)}".encode()).decode()})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(response.headers)
+
+
+def events(url: str, query: str) -> list[dict]:
+    with urllib.request.urlopen(f"{url}/api/registry/events/?limit=1000&{query}", timeout=10) as response:
+        return json.load(response)["events"]
 
 
 def push(lab: Lab, repository: str, tag: str = "1") -> None:
@@ -128,3 +156,48 @@ def test_the_audit_page_filters_charts_and_exports_what_the_registry_saw(chromiu
     text = Path(download.value.path()).read_text()
     assert text.count(repository) == rows.count()
     page.close()
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+def test_two_users_push_pull_and_delete_through_the_registry_with_a_login_and_the_audit_names_each(
+        lab: Lab, registry_dashboard: Dashboard, sink: NotificationSink, tmp_path: Path) -> None:
+    assert lab.users == ("alice", "bob")
+    address = lab.auth_registry_address
+    repository = f"team/app{uuid.uuid4().hex[:6]}"
+    image = f"{address}/{repository}"
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    context = tmp_path / "context"
+    context.mkdir()
+    # A layer of its own, so that bob's pull downloads it (the base's layer is in the daemon already).
+    (context / "Dockerfile").write_text(f"FROM {lab.base_image}\nRUN echo {repository} > /name\n")
+    docker(lab, alice, "login", address, "-u", "alice", "--password-stdin", stdin=lab.password("alice"))
+    docker(lab, alice, "build", "-q", "-t", f"{image}:1", str(context))
+    docker(lab, alice, "push", f"{image}:1")
+    docker(lab, bob, "login", address, "-u", "bob", "--password-stdin", stdin=lab.password("bob"))
+    docker(lab, bob, "rmi", f"{image}:1")
+    docker(lab, bob, "pull", f"{image}:1")
+    docker(lab, bob, "tag", f"{image}:1", f"{image}:2")
+    docker(lab, bob, "push", f"{image}:2")
+    # The docker CLI deletes nothing in a registry: alice asks the registry API, as a cleanup script would.
+    digest = registry_call(lab, address, "HEAD", f"/v2/{repository}/manifests/1", "alice")["Docker-Content-Digest"]
+    registry_call(lab, address, "DELETE", f"/v2/{repository}/manifests/{digest}", "alice")
+
+    deadline = time.monotonic() + 60
+    while not any(e["action"] == "delete" for e in sink.sent({repository}).values()):
+        assert time.monotonic() < deadline, "the registry sent no delete"
+        time.sleep(0.1)
+    settle(registry_dashboard, sink, {repository})
+    url = registry_dashboard.url
+    stored = events(url, f"repository={repository}")
+    by_actor = {user: events(url, f"repository={repository}&actor={user}") for user in lab.users}
+    assert {(e["action"], e["target_kind"]) for e in by_actor["alice"]} >= {
+        ("push", "blob"), ("push", "manifest"), ("delete", "manifest")}
+    assert {(e["action"], e["target_kind"]) for e in by_actor["bob"]} >= {("pull", "blob"), ("push", "manifest")}
+    assert ("delete", "manifest") not in {(e["action"], e["target_kind"]) for e in by_actor["bob"]}
+    assert all(e["actor"] == user for user, found in by_actor.items() for e in found)
+    assert len(by_actor["alice"]) + len(by_actor["bob"]) == len(stored)
+    # Each event names exactly the user the registry said it was.
+    sent = {i: e["actor"]["name"] for i, e in sink.sent({repository}).items()}
+    assert {e["event_id"]: e["actor"] for e in stored} == sent
+    with urllib.request.urlopen(f"{url}/api/registry/chart?repository={repository}", timeout=10) as response:
+        assert sorted(json.load(response)["actors"]["names"]) == ["alice", "bob"]

@@ -5,11 +5,8 @@ user and linking the pulled manifest to its blobs. Without the binary the lab sa
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import shutil
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -20,38 +17,17 @@ import pytest
 from archviz.lab import Lab
 from archviz.lab.processes import registry_v3_missing
 from tests.conftest import Dashboard, NotificationSink, free_port
+from tests.test_registry_lab import docker, events, registry_call
 
 pytestmark = pytest.mark.lab
 needs_v3 = pytest.mark.skipif(bool(registry_v3_missing()), reason=registry_v3_missing() or "registry-v3 is here")
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-def docker(lab: Lab, config: Path, *args: str, stdin: str = "") -> str:
-    """The real docker CLI against the lab's daemon, with its own config folder (its logins)."""
-    env = {**os.environ, "DOCKER_HOST": lab.docker_host, "DOCKER_CONFIG": str(config)}
-    done = subprocess.run(["docker", *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def registry_call(lab: Lab, method: str, path: str, user: str) -> dict[str, str]:
-    request = urllib.request.Request(f"http://{lab.v3_registry_address}{path}", method=method, headers={
-        "Accept": MANIFEST_V2,
-        "Authorization": "Basic " + base64.b64encode(f"{user}:{lab.v3_password(user)}".encode()).decode()})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return dict(response.headers)
-
-
-def events(url: str, query: str) -> list[dict]:
-    with urllib.request.urlopen(f"{url}/api/registry/events/?limit=1000&{query}", timeout=10) as response:
-        return json.load(response)["events"]
 
 
 @needs_v3
 @pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
 def test_two_users_push_pull_and_delete_through_the_labs_distribution_3_and_the_audit_names_each(
         lab: Lab, registry_dashboard: Dashboard, sink: NotificationSink, tmp_path: Path) -> None:
-    assert lab.status()["v3_registry"] is not None and lab.v3_users == ("alice", "bob")
+    assert lab.status()["v3_registry"] is not None and lab.users == ("alice", "bob")
     repository = f"v3/app{uuid.uuid4().hex[:6]}"
     image = f"{lab.v3_registry_address}/{repository}"
     alice, bob = tmp_path / "alice", tmp_path / "bob"
@@ -60,16 +36,17 @@ def test_two_users_push_pull_and_delete_through_the_labs_distribution_3_and_the_
     # A layer of its own, so that bob's pull downloads it (the base's layer is in the daemon already).
     (context / "Dockerfile").write_text(f"FROM {lab.base_image}\nRUN echo {repository} > /name\n")
     docker(lab, alice, "login", lab.v3_registry_address, "-u", "alice", "--password-stdin",
-           stdin=lab.v3_password("alice"))
+           stdin=lab.password("alice"))
     docker(lab, alice, "build", "-q", "-t", f"{image}:1", "-t", f"{image}:2", str(context))
     docker(lab, alice, "push", f"{image}:1")
     docker(lab, alice, "push", f"{image}:2")
-    docker(lab, bob, "login", lab.v3_registry_address, "-u", "bob", "--password-stdin", stdin=lab.v3_password("bob"))
+    docker(lab, bob, "login", lab.v3_registry_address, "-u", "bob", "--password-stdin", stdin=lab.password("bob"))
     docker(lab, bob, "rmi", f"{image}:1", f"{image}:2")
     docker(lab, bob, "pull", f"{image}:1")
-    registry_call(lab, "DELETE", f"/v2/{repository}/manifests/2", "alice")  # a tag delete
-    digest = registry_call(lab, "HEAD", f"/v2/{repository}/manifests/1", "bob")["Docker-Content-Digest"]
-    registry_call(lab, "DELETE", f"/v2/{repository}/manifests/{digest}", "alice")
+    v3 = lab.v3_registry_address
+    registry_call(lab, v3, "DELETE", f"/v2/{repository}/manifests/2", "alice")  # a tag delete
+    digest = registry_call(lab, v3, "HEAD", f"/v2/{repository}/manifests/1", "bob")["Docker-Content-Digest"]
+    registry_call(lab, v3, "DELETE", f"/v2/{repository}/manifests/{digest}", "alice")
 
     url = registry_dashboard.url
     deadline = time.monotonic() + 60
@@ -83,7 +60,7 @@ def test_two_users_push_pull_and_delete_through_the_labs_distribution_3_and_the_
         assert time.monotonic() < deadline, f"stored {len(stored)}, sent {len(sent)}"
         time.sleep(0.25)
 
-    by_actor = {user: events(url, f"repository={repository}&actor={user}") for user in lab.v3_users}
+    by_actor = {user: events(url, f"repository={repository}&actor={user}") for user in lab.users}
     assert {(e["action"], e["target_kind"]) for e in by_actor["alice"]} >= {
         ("push", "blob"), ("push", "manifest"), ("delete", "tag"), ("delete", "manifest")}
     assert {e["action"] for e in by_actor["bob"]} == {"pull"}

@@ -101,7 +101,7 @@ def pushes_to_distribution_3_reach_the_audit(env: dict[str, str], output: Output
         output.wait_for(f"no distribution 3 registry: {missing}")
         return
     output.wait_for(f"starting distribution 3.1.1 on {v3}")
-    password = (Path(env["ARCHVIZ_LAB_DIR"]) / "v3-password-alice").read_text()
+    password = (Path(env["ARCHVIZ_LAB_DIR"]) / "password-alice").read_text()
     for command in (["login", v3, "-u", "alice", "--password-stdin"], ["tag", "hello-world", f"{v3}/class/hello:1"],
                     ["push", f"{v3}/class/hello:1"]):
         done = docker(tap, "--config", str(config), *command, stdin=password if command[0] == "login" else None)

@@ -57,9 +57,9 @@ def ingest(delivery: Delivery, sender: str = "") -> Outcome:
                                item.source),
                               skip_existing=True) is not None
                    for item in delivery.unknown)
-        # The diagram draws a registry's exchanges with clients; Harbor's events name no client, only the audit
-        # keeps them.
-        publish([observation_from_event(event) for event in fresh if event.source == "registry"])
+        # Each event's Observation rides the live publications to the audit page's tail (the diagram draws a
+        # registry's exchanges with clients; Harbor's events name no client, so it draws none of them).
+        publish([observation_from_event(event) for event in fresh])
     return Outcome(stored=len(fresh), unknown=kept,
                    duplicates=len(delivery.events) + len(delivery.unknown) - len(fresh) - kept)
 

@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet
 from archviz.models import AuditEvent, ManifestReference, RefusedDelivery, UnknownEvent
 from archviz.query import QueryError, time_range, whole_number
 from archviz.sources import harbor
-from archviz.sources.registry import ACTIONS, COLUMNS, SOURCES, TARGET_KINDS, is_digest
+from archviz.sources.registry import ACTIONS, COLUMNS, LATEST_NS, SOURCES, TARGET_KINDS, is_digest
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -45,6 +45,9 @@ class AuditFilter:
     manifest: str = ""  # the blobs (and manifests) this manifest digest references
     since: int | None = None
     until: int | None = None
+    # The newest row a report's pages are as of (its cursor keeps it), so events that arrive between two pages do not
+    # shift the records; never read from a query string.
+    through: int | None = None
 
     TEXT = ("repository", "tag", "digest", "actor", "addr", "useragent")
     # The parameters with a fixed set of values, the first the default ("" is any).
@@ -91,6 +94,8 @@ class AuditFilter:
             rows = rows.filter(time_ns__gte=self.since)
         if self.until is not None:
             rows = rows.filter(time_ns__lte=self.until)
+        if self.through is not None:
+            rows = rows.filter(id__lte=self.through)
         return rows
 
     def as_query(self) -> dict[str, str]:
@@ -106,14 +111,20 @@ class AuditFilter:
         return query
 
 
-def parse_cursor(value: str) -> tuple[int, int] | None:
-    """`before=<time_ns>.<id>`: the page starts after (older than) that row."""
+def parse_cursor(value: str, name: str = "before", follow: str = "the \"older\" link") -> tuple[int, int] | None:
+    """A page cursor as `cursor_text` made it: two whole numbers (each at most LATEST_NS). The audit trail's pages
+    take `before=<time_ns>.<id>` (the page starts after, older than, that row); a report's take `cursor`."""
     if not value:
         return None
-    time_part, _, id_part = value.partition(".")
-    if not all(part.isascii() and part.isdigit() for part in (time_part, id_part)) or len(value) > 40:
-        raise QueryError(f"before={value[:40]!r} is not a page cursor: follow the \"older\" link")
-    return int(time_part), int(id_part)
+    first, _, second = value.partition(".")
+    if (not all(part.isascii() and part.isdigit() for part in (first, second)) or len(value) > 40
+            or max(int(first), int(second)) > LATEST_NS):
+        raise QueryError(f"{name}={value[:40]!r} is not a page cursor: follow {follow}")
+    return int(first), int(second)
+
+
+def cursor_text(first: int, second: int) -> str:
+    return f"{first}.{second}"
 
 
 def page(audit_filter: AuditFilter, before: tuple[int, int] | None, size: int = PAGE_SIZE
@@ -125,7 +136,7 @@ def page(audit_filter: AuditFilter, before: tuple[int, int] | None, size: int = 
     found = list(rows[: size + 1])
     more = len(found) > size
     found = found[:size]
-    return found, (f"{found[-1].time_ns}.{found[-1].pk}" if more else None)
+    return found, (cursor_text(found[-1].time_ns, found[-1].pk) if more else None)
 
 
 def parse_limit(value: str) -> int:

@@ -3,6 +3,10 @@ repository, tags nobody pulled for N days, pushes outside working hours. Each re
 parameters it takes and its own options (each with its reader), and builds flat records, so the same rows serve
 its page, its JSON endpoint and its CSV. A new report is one row of the table.
 
+The JSON endpoint pages its records (`report_page`) with the audit trail's cursor code: a cursor holds the newest
+audit row of the first page and the next record's place, so every page lists the records of the same events,
+whatever arrives in between.
+
 Existence checks (a HEAD asks whether something exists and downloads nothing) are not pulls: "who pulled" and the
 cleanup candidates leave them out, and the activity reports count them apart, as `checks`.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -26,8 +31,9 @@ from archviz.audit.hours import (
     read_weekdays,
     read_zone,
 )
-from archviz.audit.query import ALL_ACTIONS, AuditFilter, csv_line, iso_time
+from archviz.audit.query import ALL_ACTIONS, AuditFilter, csv_line, cursor_text, iso_time
 from archviz.audit.tags import Pull, Push, Removal, current_tags, unpulled
+from archviz.models import AuditEvent
 from archviz.query import QueryError, whole_number
 
 Record = dict[str, Any]
@@ -75,6 +81,19 @@ class Report:
         options = {option.name: option.read(query.get(option.name, "").strip() or option.default())
                    for option in self.options}
         return AuditFilter.from_query({name: value for name, value in query.items() if name in self.filters}), options
+
+
+def report_page(report: Report, query: dict[str, str], size: int, cursor: tuple[int, int] | None
+                ) -> tuple[list[Record], str | None]:
+    """`size` records of the report from the place `cursor` (archviz.audit.query.parse_cursor) names, or from its
+    first, and the cursor of the next page, or None at the end. A cursor is (the newest audit row the report is
+    as of, the place of the page's first record)."""
+    audit_filter, options = report.read(query)
+    through, start = cursor if cursor is not None else (
+        AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0, 0)
+    records = report.build(replace(audit_filter, through=through), options)
+    found = list(islice(islice(records, start, None), size + 1))
+    return found[:size], cursor_text(through, start + size) if len(found) > size else None
 
 
 # Who pulled a digest ------------------------------------------------------------------------------------------

@@ -1,13 +1,16 @@
 """The lab's processes: a real dockerd, real registries and the network guard, on loopback only.
 
 The first registry takes anything from anyone, and is also the daemon's Docker Hub mirror, seeded with the
-lessons' images (archviz.lab.hub); the second asks for a login (distribution's htpasswd auth), with a user name
-and a password made at random for each lab, so `docker login` and the credentials it hands the daemon can be
-watched (and checked to stay out of archviz). Both are Debian's distribution 2.8.2. Where the lab is given a port
-for it and the shared folder beside the project holds it (../shared/bin/registry-v3, an unmodified distribution
-3.1.1, what teams run today), a third registry runs distribution 3: it asks two users for a login (alice and bob,
-passwords made at random) and notifies the same webhooks, listing each manifest's blobs (`includereferences`), so
-the audit names who did what. Without the binary the lab says why and runs without it.
+lessons' images (archviz.lab.hub); the second asks for a login (distribution's htpasswd auth), so `docker login`
+and the credentials it hands the daemon can be watched (and checked to stay out of archviz). Both are Debian's
+distribution 2.8.2. Where the lab is given a port for it and the shared folder beside the project holds it
+(../shared/bin/registry-v3, an unmodified distribution 3.1.1, what teams run today), a third registry runs
+distribution 3, listing each manifest's blobs in its events (`includereferences`). Without the binary the lab says
+why and runs without it.
+
+Every registry notifies the same webhooks. Both that ask for a login know the lab's two users, alice and bob (one
+password each, made at random for each lab, the same at both), so the audit names who did what on 2.8.2 and on
+3.1.1 alike; the 2.8.2 one also knows `archviz`, with a password of its own.
 
 Used by `manage.py lab up|down|status`, by the run command when no daemon is reachable, and by the
 test suite. The daemon runs with no bridge network, no iptables and no masquerading, so nothing it
@@ -48,9 +51,10 @@ APT_PACKAGES = "docker.io docker-registry busybox-static"
 DAEMON_START_SECONDS = 60.0
 REGISTRY_START_SECONDS = 20.0
 AUTH_USER = "archviz"
+# The users both registries that ask for a login know, so the audit has actors to name.
+USERS = ("alice", "bob")
 # distribution 3.1.1, built from its tag and kept beside the project (see ../shared/bin/README.md).
 REGISTRY_V3 = Path(__file__).resolve().parents[3] / "shared" / "bin" / "registry-v3"
-V3_USERS = ("alice", "bob")
 STOP_SECONDS = 20.0
 POLL_SECONDS = 0.02
 # Only loopback goes straight out; everything else the daemon asks for goes to the guard.
@@ -66,8 +70,8 @@ class Lab:
     root: Path
     registry_port: int = 5000
     auth_registry_port: int = 5001
-    # Where the first registry and the distribution 3 one send their notifications (each endpoint gets every
-    # event, with the bearer token); the 2.8.2 one that asks for a login sends none.
+    # Where every registry of the lab sends its notifications (each endpoint gets every event, with the bearer
+    # token).
     webhooks: tuple[str, ...] = ()
     # The distribution 3 registry's loopback port; None: no distribution 3 registry.
     v3_registry_port: int | None = None
@@ -129,15 +133,23 @@ class Lab:
         return f"127.0.0.1:{self.v3_registry_port}"
 
     @property
-    def v3_users(self) -> tuple[str, ...]:
-        return V3_USERS
+    def users(self) -> tuple[str, ...]:
+        """The users both registries that ask for a login know (alice and bob)."""
+        return USERS
 
-    def v3_password_file(self, user: str) -> Path:
-        return self.root / f"v3-password-{user}"
+    def password_file(self, user: str) -> Path:
+        return self.root / f"password-{user}"
 
-    def v3_password(self, user: str) -> str:
-        """A user's password at the distribution 3 registry (made at random, kept in the lab folder)."""
-        return self._secret(self.v3_password_file(user).name, lambda: secrets.token_urlsafe(24))
+    def password(self, user: str) -> str:
+        """A user's password at both registries that ask for a login (made at random, kept in the lab folder)."""
+        return self._secret(self.password_file(user).name, lambda: secrets.token_urlsafe(24))
+
+    def htpasswd(self, name: str, *extra: tuple[str, str]) -> Path:
+        """The htpasswd file NAME in the lab folder, for the lab's users and the `extra` (user, password) pairs."""
+        path = self.root / name
+        logins = [*((user, self.password(user)) for user in self.users), *extra]
+        path.write_text("".join(htpasswd_line(user, password) for user, password in logins))
+        return path
 
     def v3_missing(self) -> str:
         """Why this lab runs no distribution 3 registry, or "" when it does."""
@@ -176,11 +188,12 @@ class Lab:
             answering.append(self._spawn_registry("registry", self.registry_address, registry_config(
                 self.root / "registry", self.registry_address, self.webhooks, self.webhook_token)))
         if self.auth_registry_pid() is None:
-            say(f"starting the registry with a login on {self.auth_registry_address}")
-            htpasswd = self.root / "htpasswd"
-            htpasswd.write_text(htpasswd_line(self.auth_user, self.auth_password))
+            say(f"starting the registry with a login on {self.auth_registry_address}, for {self.auth_user} and "
+                f"{' and '.join(self.users)}, notifying {', '.join(self.webhooks) or 'no one'}")
+            htpasswd = self.htpasswd("htpasswd", (self.auth_user, self.auth_password))
             answering.append(self._spawn_registry("auth-registry", self.auth_registry_address, registry_config(
-                self.root / "auth-registry", self.auth_registry_address, htpasswd=htpasswd)))
+                self.root / "auth-registry", self.auth_registry_address, self.webhooks, self.webhook_token,
+                htpasswd)))
         answering += self._start_v3(say)
         for wait in answering:
             wait()
@@ -197,12 +210,11 @@ class Lab:
             return []
         if self.v3_registry_pid() is not None:
             return []
-        first = self.v3_users[0]
-        say(f"starting distribution 3.1.1 on {self.v3_registry_address}, with a login for {' and '.join(self.v3_users)}"
-            f" (docker login {self.v3_registry_address} -u {first} --password-stdin < {self.v3_password_file(first)}),"
+        first = self.users[0]
+        say(f"starting distribution 3.1.1 on {self.v3_registry_address}, with a login for {' and '.join(self.users)}"
+            f" (docker login {self.v3_registry_address} -u {first} --password-stdin < {self.password_file(first)}),"
             f" notifying {', '.join(self.webhooks) or 'no one'}")
-        htpasswd = self.root / "v3-htpasswd"
-        htpasswd.write_text("".join(htpasswd_line(user, self.v3_password(user)) for user in self.v3_users))
+        htpasswd = self.htpasswd("v3-htpasswd")
         return [self._spawn_registry("v3-registry", self.v3_registry_address, registry_config(
             self.root / "v3-registry", self.v3_registry_address, self.webhooks, self.webhook_token, htpasswd,
             references=True), program=self.registry_v3)]
@@ -238,8 +250,8 @@ class Lab:
             "hub_mirror": f"http://{self.registry_address}",
             "v3_registry": self.v3_registry_pid(),
             "v3_registry_address": self.v3_registry_address if self.v3_registry_port is not None else None,
-            "v3_registry_users": list(self.v3_users),
-            "v3_registry_password_files": [str(self.v3_password_file(user)) for user in self.v3_users],
+            "users": list(self.users),
+            "password_files": [str(self.password_file(user)) for user in self.users],
             "v3_registry_missing": self.v3_missing() or None,
             "guard": self.guard_pid(),
             "guard_record": str(self.guard_record),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from archviz.kinds import HARBOR_KINDS
 from archviz.sequence.model import CLIENT, DAEMON, NOTE, REGISTRY, REPLY, REQUEST, RUNTIME, SELF, USER, Arrow
 from archviz.sequence.names import human_size, short_id
 from archviz.sequence.rules import daemon_asked, endpoint_for, query_of
@@ -246,6 +247,13 @@ def _registry_mount(o: dict[str, Any]) -> list[Arrow]:
 def _registry_delete(o: dict[str, Any]) -> list[Arrow]:
     what = "tag" if o["attributes"].get("target") == "tag" else o["attributes"].get("target", "manifest")
     return [Arrow(_sender_of_registry_request(o), REGISTRY, REQUEST, f"delete {what} {o['subject']}")]
+
+
+@arrows(*HARBOR_KINDS)
+def _harbor(o: dict[str, Any]) -> list[Arrow]:
+    """Harbor's events are the audit's: they name an operator but no client or daemon, so they draw nothing (the
+    Sequencer folds them outside any box, as it does the watcher's reports)."""
+    return []
 
 
 # The API tap ------------------------------------------------------------------------------------------

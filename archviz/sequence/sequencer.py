@@ -49,6 +49,9 @@ REMEMBER = 4096
 FORGET_AFTER_NS = 2 * RECENT_NS
 _LAST = 1 << 62
 _LAYERS = frozenset({"api-pull-layer", "api-push-layer", "action-pull-layer"})
+# Sources whose observations no client command caused: drawn (if at all) outside any box. The watcher reports on its
+# link to a daemon; Harbor's events are the audit's and draw nothing.
+OUTSIDE_ANY_BOX = frozenset({"watcher", "harbor"})
 
 
 class Sequencer:
@@ -99,7 +102,7 @@ class Sequencer:
     def _fold(self, observation: dict[str, Any], delta: Delta) -> None:
         self._position += 1
         source, kind = observation["source"], observation["kind"]
-        if source == "watcher" or kind == "daemon-other":
+        if source in OUTSIDE_ANY_BOX or kind == "daemon-other":
             self._draw(observation, arrows_for(observation), None, None, delta, inferred=True)
         elif source in ("tap", "action"):
             self._request(observation, delta)

@@ -309,11 +309,13 @@ def subject_of(event: RegistryEvent) -> str:
 
 
 def observation_from_event(event: RegistryEvent) -> Observation:
+    """The Observation of an audit event, a registry's or Harbor's (the event's source is the Observation's, and its
+    kind is `<source>-<action>`)."""
     return Observation(
         time_ns=event.time_ns,
-        source=Source.REGISTRY,
+        source=Source(event.source),
         host=event.request_host or event.source_addr,
-        kind=f"registry-{event.action}",
+        kind=f"{event.source}-{event.action}",
         subject=subject_of(event),
         attributes={
             "repository": event.repository, "tag": event.tag, "digest": event.digest,
@@ -324,5 +326,5 @@ def observation_from_event(event: RegistryEvent) -> Observation:
             "event": event.event_id,
         },
         correlation=event.repository,
-        key=hashlib.sha256(f"registry\x1f{event.event_id}".encode()).hexdigest()[:40],
+        key=hashlib.sha256(f"{event.source}\x1f{event.event_id}".encode()).hexdigest()[:40],
     )

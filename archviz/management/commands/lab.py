@@ -48,8 +48,7 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["up", "down", "status", "ping"],
                             help="ping: exit 0 when the daemon at DOCKER_HOST answers")
         parser.add_argument("--webhook", default="http://127.0.0.1:8000/hooks/registry/",
-                            help="where the registries that notify (the first, and distribution 3) send their "
-                             "notifications ('' for nowhere)")
+                            help="where the lab's registries send their notifications ('' for nowhere)")
         parser.add_argument("--print-env", action="store_true",
                             help="after `up`, print only the `export` lines of DOCKER_HOST (the daemon's socket), "
                                  "ARCHVIZ_TAP_SOCKET (the tap's) and ARCHVIZ_REGISTRY_TOKEN, for eval in a shell")
@@ -77,10 +76,12 @@ class Command(BaseCommand):
                         f"To watch the client's requests too, serve the dashboard with the API tap in front of it\n"
                         f"  ARCHVIZ_TAP_SOCKET=unix://{lab.tap_socket} python manage.py serve\n"
                         f"and point the CLI there instead: export DOCKER_HOST=unix://{lab.tap_socket}\n"
-                        f"Its registry notifies {webhook or 'no one'}; to receive that, start the dashboard with\n"
+                        f"Its registries notify {webhook or 'no one'}; to receive that, start the dashboard with\n"
                         f"  ARCHVIZ_REGISTRY_TOKEN=$(cat {lab.root / 'webhook-token'})\n"
-                        f"Its second registry, {lab.auth_registry_address}, asks for a login:\n"
-                        f"  docker login {lab.auth_registry_address} -u {lab.auth_user} --password-stdin"
+                        f"Its second registry, {lab.auth_registry_address}, asks for a login and notifies the "
+                        f"dashboard too:\n"
+                        + self._login_lines(lab, lab.auth_registry_address)
+                        + f"\n  docker login {lab.auth_registry_address} -u {lab.auth_user} --password-stdin"
                         f" < {lab.root / 'auth-password'}\n"
                         + self._v3_lines(lab)
                     )
@@ -98,10 +99,14 @@ class Command(BaseCommand):
         missing = lab.v3_missing()
         if missing:
             return f"No distribution 3 registry: {missing}."
-        address = lab.v3_registry_address
-        return (f"Its distribution 3.1.1 registry, {address}, asks for a login and notifies the dashboard too:\n"
-                + "\n".join(f"  docker login {address} -u {user} --password-stdin < {lab.v3_password_file(user)}"
-                             for user in lab.v3_users))
+        return (f"Its distribution 3.1.1 registry, {lab.v3_registry_address}, asks for a login and notifies the "
+                f"dashboard too:\n" + Command._login_lines(lab, lab.v3_registry_address))
+
+    @staticmethod
+    def _login_lines(lab: Lab, address: str) -> str:
+        """How to log in to a registry that asks for one as each of the lab's users."""
+        return "\n".join(f"  docker login {address} -u {user} --password-stdin < {lab.password_file(user)}"
+                         for user in lab.users)
 
     def _ping(self) -> None:
         """Exit 0 when the daemon at DOCKER_HOST answers; otherwise say why and exit 1."""

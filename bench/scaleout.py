@@ -68,6 +68,18 @@ def unpublished(port: int) -> float:
     raise RuntimeError("/metrics has no archviz_unpublished_observations")
 
 
+def window(diagram: dict, snapshot: dict) -> list[dict]:
+    """The diagram's Messages from the first observation a snapshot holds on (a snapshot holds the newest
+    ARCHVIZ_SNAPSHOT_SIZE observations: a longer burst's first arrows are in no fresh snapshot)."""
+    first = min((message["observation"] for message in snapshot["messages"]), default=0)
+    return [message for message in diagram["messages"] if message["observation"] >= first]
+
+
+def leads(port: int) -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return "archviz_publisher_leading 1.0" in response.read().decode()
+
+
 def paced(port: int, bodies: list[bytes], per_second: float) -> None:
     """Deliver the bodies at `per_second` envelopes a second (a tenth of a second's worth at a time)."""
     started = time.perf_counter()
@@ -109,8 +121,9 @@ async def bench(ports: list[int], clients_count: int, events: int, per_envelope:
     await asyncio.gather(*following)
     delivered = time.perf_counter() - started
     rss_after = [rss_kib(pid) for pid in web_pids]
+    leading = [await asyncio.to_thread(leads, port) for port in ports]
 
-    same = sum(client.diagram() == truth for client in clients)
+    same = sum(window(client.diagram(), truth) == truth["messages"] for client in clients)
     ordered = sum(in_order(client) for client in clients)
     endings = [await how_it_ended(socket) for socket in idle]
     frames = [sum(kind == "observations" for kind, _ in client.heads()) for client in clients]
@@ -123,12 +136,14 @@ async def bench(ports: list[int], clients_count: int, events: int, per_envelope:
     print(f"frames per client: median {statistics.median(frames)}, min {min(frames)}, max {max(frames)}")
     print(f"resyncs (after a skipped number): {sum(resyncs)} in all, by {sum(1 for r in resyncs if r)} clients")
     print(f"clients whose frames came in order: {ordered} of {clients_count}")
-    print(f"clients whose diagram equals a fresh snapshot: {same} of {clients_count}")
+    print(f"clients whose diagram equals a fresh snapshot (its arrows, from its first observation on): {same} of "
+          f"{clients_count}")
     for index, ending in enumerate(endings):
         print(f"idle client {index + 1} (never reads; limit {LAG_LIMIT} publications behind): {ending}")
     for index, (before, after) in enumerate(zip(rss_before, rss_after, strict=True)):
-        print(f"web process {index + 1} RSS: {before / 1024:.1f} MiB before the burst, {after / 1024:.1f} MiB after "
-              f"({(after - before) / before * 100:+.1f} %)")
+        role = ("takes the posts, " if index == 0 else "") + ("publishes" if leading[index] else "forwards")
+        print(f"web process {index + 1} ({role}) RSS: {before / 1024:.1f} MiB before the burst, "
+              f"{after / 1024:.1f} MiB after ({(after - before) / before * 100:+.1f} %)")
 
 
 def main() -> None:

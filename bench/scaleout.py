@@ -115,6 +115,7 @@ async def bench(ports: list[int], clients_count: int, events: int, per_envelope:
     ingested = time.perf_counter() - started
     while await asyncio.to_thread(unpublished, ports[0]):
         await asyncio.sleep(0.05)
+    rss_burst = [rss_kib(pid) for pid in web_pids]  # before the fresh snapshot below, which costs memory of its own
     async with LiveClient(ports[1]) as fresh:
         target.append(fresh.seq)
         truth = fresh.diagram()
@@ -140,10 +141,12 @@ async def bench(ports: list[int], clients_count: int, events: int, per_envelope:
           f"{clients_count}")
     for index, ending in enumerate(endings):
         print(f"idle client {index + 1} (never reads; limit {LAG_LIMIT} publications behind): {ending}")
-    for index, (before, after) in enumerate(zip(rss_before, rss_after, strict=True)):
+    for index, (before, burst, after) in enumerate(zip(rss_before, rss_burst, rss_after, strict=True)):
         role = ("takes the posts, " if index == 0 else "") + ("publishes" if leading[index] else "forwards")
-        print(f"web process {index + 1} ({role}) RSS: {before / 1024:.1f} MiB before the burst, "
-              f"{after / 1024:.1f} MiB after ({(after - before) / before * 100:+.1f} %)")
+        print(f"web process {index + 1} ({role}) RSS: {before / 1024:.1f} MiB before the burst, {burst / 1024:.1f} "
+              f"MiB after it ({(burst - before) / before * 100:+.1f} %)"
+              + (f", {after / 1024:.1f} MiB once it had also built a fresh snapshot of up to ARCHVIZ_SNAPSHOT_SIZE "
+                 f"observations for the check ({(after - before) / before * 100:+.1f} %)" if index == 1 else ""))
 
 
 def main() -> None:

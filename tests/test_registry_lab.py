@@ -158,6 +158,19 @@ def test_the_audit_page_filters_charts_and_exports_what_the_registry_saw(chromiu
     page.close()
 
 
+def two_users(lab: Lab, tmp_path: Path, repository: str) -> tuple[Path, Path, Path]:
+    """alice's and bob's docker config folders, and a build context for `repository` whose image has a layer of its
+    own (so that bob's pull downloads it: the base's layer is in the daemon already)."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {lab.base_image}\nRUN echo {repository} > /name\n")
+    return tmp_path / "alice", tmp_path / "bob", context
+
+
+def login(lab: Lab, home: Path, address: str, user: str) -> None:
+    docker(lab, home, "login", address, "-u", user, "--password-stdin", stdin=lab.password(user))
+
+
 @pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
 def test_two_users_push_pull_and_delete_through_the_registry_with_a_login_and_the_audit_names_each(
         lab: Lab, registry_dashboard: Dashboard, sink: NotificationSink, tmp_path: Path) -> None:
@@ -165,15 +178,11 @@ def test_two_users_push_pull_and_delete_through_the_registry_with_a_login_and_th
     address = lab.auth_registry_address
     repository = f"team/app{uuid.uuid4().hex[:6]}"
     image = f"{address}/{repository}"
-    alice, bob = tmp_path / "alice", tmp_path / "bob"
-    context = tmp_path / "context"
-    context.mkdir()
-    # A layer of its own, so that bob's pull downloads it (the base's layer is in the daemon already).
-    (context / "Dockerfile").write_text(f"FROM {lab.base_image}\nRUN echo {repository} > /name\n")
-    docker(lab, alice, "login", address, "-u", "alice", "--password-stdin", stdin=lab.password("alice"))
+    alice, bob, context = two_users(lab, tmp_path, repository)
+    login(lab, alice, address, "alice")
     docker(lab, alice, "build", "-q", "-t", f"{image}:1", str(context))
     docker(lab, alice, "push", f"{image}:1")
-    docker(lab, bob, "login", address, "-u", "bob", "--password-stdin", stdin=lab.password("bob"))
+    login(lab, bob, address, "bob")
     docker(lab, bob, "rmi", f"{image}:1")
     docker(lab, bob, "pull", f"{image}:1")
     docker(lab, bob, "tag", f"{image}:1", f"{image}:2")

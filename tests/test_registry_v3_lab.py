@@ -17,7 +17,7 @@ import pytest
 from archviz.lab import Lab
 from archviz.lab.processes import registry_v3_missing
 from tests.conftest import Dashboard, NotificationSink, free_port
-from tests.test_registry_lab import docker, events, registry_call
+from tests.test_registry_lab import docker, events, login, registry_call, two_users
 
 pytestmark = pytest.mark.lab
 needs_v3 = pytest.mark.skipif(bool(registry_v3_missing()), reason=registry_v3_missing() or "registry-v3 is here")
@@ -30,17 +30,12 @@ def test_two_users_push_pull_and_delete_through_the_labs_distribution_3_and_the_
     assert lab.status()["v3_registry"] is not None and lab.users == ("alice", "bob")
     repository = f"v3/app{uuid.uuid4().hex[:6]}"
     image = f"{lab.v3_registry_address}/{repository}"
-    alice, bob = tmp_path / "alice", tmp_path / "bob"
-    context = tmp_path / "context"
-    context.mkdir()
-    # A layer of its own, so that bob's pull downloads it (the base's layer is in the daemon already).
-    (context / "Dockerfile").write_text(f"FROM {lab.base_image}\nRUN echo {repository} > /name\n")
-    docker(lab, alice, "login", lab.v3_registry_address, "-u", "alice", "--password-stdin",
-           stdin=lab.password("alice"))
+    alice, bob, context = two_users(lab, tmp_path, repository)
+    login(lab, alice, lab.v3_registry_address, "alice")
     docker(lab, alice, "build", "-q", "-t", f"{image}:1", "-t", f"{image}:2", str(context))
     docker(lab, alice, "push", f"{image}:1")
     docker(lab, alice, "push", f"{image}:2")
-    docker(lab, bob, "login", lab.v3_registry_address, "-u", "bob", "--password-stdin", stdin=lab.password("bob"))
+    login(lab, bob, lab.v3_registry_address, "bob")
     docker(lab, bob, "rmi", f"{image}:1", f"{image}:2")
     docker(lab, bob, "pull", f"{image}:1")
     v3 = lab.v3_registry_address

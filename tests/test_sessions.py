@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
+from archviz.classroom import sessions
 from archviz.classroom.present import present
 from archviz.classroom.sessions import SHIPPED, SessionError, catalogue, parse
 from archviz.lessons.lesson import catalogue as lessons
@@ -84,6 +85,23 @@ def test_every_shipped_session_is_listed_and_readable() -> None:
     assert set(GOLDEN) <= set(listed) and all(listed[name]["shipped"] for name in GOLDEN)
     for path in SHIPPED.glob("*.json"):
         assert parse(path.read_bytes()).name == path.stem
+
+
+def test_the_listing_reads_a_shipped_file_once_and_again_when_it_changes(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "run-hello-world.json").write_bytes((SHIPPED / "run-hello-world.json").read_bytes())
+    monkeypatch.setattr(sessions, "SHIPPED", shipped)
+    reads: list[bytes] = []
+    monkeypatch.setattr(sessions, "parse", lambda raw: reads.append(raw) or parse(raw))
+    first, again = catalogue(), catalogue()
+    assert first == again and len(reads) == 1
+    document = json.loads((shipped / "run-hello-world.json").read_text())
+    document["title"] = "Hello, world, as updated"
+    (shipped / "run-hello-world.json").write_text(json.dumps(document))
+    os.utime(shipped / "run-hello-world.json", ns=(1, 1))  # another version, whatever the clock's resolution
+    assert [entry["title"] for entry in catalogue()] == ["Hello, world, as updated"]
 
 
 def test_save_export_import_on_a_fresh_database_round_trips_exactly(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ are files in `archviz/classroom/shipped/`, read from there.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -222,11 +223,17 @@ def version(name: str) -> tuple[object, ...] | None:
 
 def catalogue() -> list[dict[str, Any]]:
     """Every session: those that ship with archviz first, then those kept here, newest first."""
-    shipped = [parse(path.read_bytes()).summary(shipped=True) for path in sorted(SHIPPED.glob("*.json"))]
+    shipped = [dict(_shipped_summary(path, path.stat().st_mtime_ns)) for path in sorted(SHIPPED.glob("*.json"))]
     kept = [{"name": row.name, "title": row.title, "since": str(row.since_ns), "until": str(row.until_ns),
              "observations": row.count, "shipped": False}
             for row in Session.objects.annotate(count=Count("observations")).order_by("-created")]
     return shipped + kept
+
+
+@functools.lru_cache(maxsize=256)
+def _shipped_summary(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """A shipped session's summary, read and checked once per version of its file (not once per listing)."""
+    return parse(path.read_bytes()).summary(shipped=True)
 
 
 def delete(name: str) -> bool:

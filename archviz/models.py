@@ -22,27 +22,26 @@ class ObservationFields(models.Model):
         abstract = True
 
     def wire(self, number: int) -> dict[str, Any]:
-        """The JSON shape sent to browsers, as observation `number`. time_ns is a string: it does not fit in a JS
-        number."""
-        return {
-            "id": number,
-            "time_ns": str(self.time_ns),
-            "source": self.source,
-            "host": self.host,
-            "kind": self.kind,
-            "subject": self.subject,
-            "attributes": self.attributes,
-            "correlation": self.correlation,
-        }
+        """The JSON shape sent to browsers, as observation `number` (see `wire_of`)."""
+        return wire_of(number, *(getattr(self, name) for name in WIRE_FIELDS))
 
     @staticmethod
     def wires(rows: models.QuerySet[Any], number: str) -> list[dict[str, Any]]:
         """Each of `rows` as `wire` makes it, numbered by its field `number`: read as plain values, in half the
         time of a model instance each (a session of 5,000 observations is read whole at once)."""
-        return [{"id": at, "time_ns": str(time_ns), "source": source, "host": host, "kind": kind, "subject": subject,
-                 "attributes": attributes, "correlation": correlation}
-                for at, time_ns, source, host, kind, subject, attributes, correlation in rows.values_list(
-                    number, "time_ns", "source", "host", "kind", "subject", "attributes", "correlation")]
+        return [wire_of(*values) for values in rows.values_list(number, *WIRE_FIELDS)]
+
+
+# An observation's fields in the JSON shape browsers are sent, after its number.
+WIRE_FIELDS = ("time_ns", "source", "host", "kind", "subject", "attributes", "correlation")
+
+
+def wire_of(number: object, time_ns: int, source: str, host: str, kind: str, subject: str,
+            attributes: dict[str, Any], correlation: str) -> dict[str, Any]:
+    """Observation `number` in the JSON shape sent to browsers. time_ns is a string: it does not fit in a JS
+    number."""
+    return {"id": number, "time_ns": str(time_ns), "source": source, "host": host, "kind": kind, "subject": subject,
+            "attributes": attributes, "correlation": correlation}
 
 
 class StoredObservation(ObservationFields):

@@ -43,7 +43,7 @@ from archviz.architecture.traffic import traffic
 from archviz.broadcast import LIVE_GROUP, send, serve_loop
 from archviz.leadership import PUBLISHING_LOCK, Leadership, on_postgresql
 from archviz.metrics import PUBLICATIONS, PUBLISH_LATENCY
-from archviz.models import Publication, StoredObservation
+from archviz.models import WIRE_FIELDS, Publication, StoredObservation, wire_of
 from archviz.sequence import Delta, Sequencer
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ BATCH = 500
 # ARCHVIZ_SNAPSHOT_SIZE (each accounts for at least one observation).
 KEEP = 10_000
 PRUNE_EVERY = 1_000
-WIRE_COLUMNS = ("id", "time_ns", "source", "host", "kind", "subject", "attributes", "correlation")
+WIRE_COLUMNS = ("id", *WIRE_FIELDS)
 PUBLICATION_COLUMNS = ("seq", "first_observation", "last_observation", "sequence", "traffic", "published_ns")
 # Without PostgreSQL's NOTIFY, the leader looks at the store this often for what other processes stored.
 POLL_SECONDS = 0.25
@@ -187,17 +187,15 @@ class Publisher:
                         return False, False
                     if self._sequencer is None or (seq, through) != self._newest:
                         self._sequencer = _rebuilt(through)
-                    observations = [_wire(row) for row in rows]
+                    observations = [wire_of(*row) for row in rows]
                     delta = _fold(self._sequencer, observations)
                     roles = {p.id: p.role for p in self._sequencer.participants.values()}
-                    number = seq + 1
-                    publication = (number, rows[0][0], rows[-1][0], delta.to_wire(),
-                                   traffic(delta.messages, roles), time.time_ns())
-                    sql.insert(cursor, Publication, PUBLICATION_COLUMNS, publication)
+                    number, sequence, lit = seq + 1, delta.to_wire(), traffic(delta.messages, roles)
+                    sql.insert(cursor, Publication, PUBLICATION_COLUMNS,
+                               (number, rows[0][0], rows[-1][0], sequence, lit, time.time_ns()))
                 if number % PRUNE_EVERY == 0:
                     Publication.objects.filter(seq__lte=number - KEEP).delete()
-                transaction.on_commit(partial(_broadcast, dict(zip(PUBLICATION_COLUMNS, publication, strict=True)),
-                                              observations))
+                transaction.on_commit(partial(_broadcast, number, sequence, lit, observations))
         except BaseException:
             self._sequencer = None  # it folded what was not published: start again from the store
             raise
@@ -242,23 +240,16 @@ def _fold(sequencer: Sequencer, observations: list[dict[str, Any]]) -> Delta:
     return merged
 
 
-def _wire(row: tuple[Any, ...]) -> dict[str, Any]:
-    """A row of WIRE_COLUMNS as ObservationFields.wire makes it."""
-    wire = dict(zip(WIRE_COLUMNS, row, strict=True))
-    wire["time_ns"] = str(wire["time_ns"])
-    return wire
-
-
-def _broadcast(publication: dict[str, Any], observations: list[dict[str, Any]]) -> None:
+def _broadcast(seq: int, sequence: dict[str, Any], lit: list[dict[str, Any]],
+               observations: list[dict[str, Any]]) -> None:
     now = time.time_ns()
     PUBLICATIONS.inc()
     for observation in observations:
         PUBLISH_LATENCY.observe(max(0, now - int(observation["time_ns"])) / 1e9)
     send(LIVE_GROUP, {
-        "type": "observations.added", "seq": publication["seq"], "observations": observations,
-        "sequence": publication["sequence"],
+        "type": "observations.added", "seq": seq, "observations": observations, "sequence": sequence,
         # The same Messages as the architecture map reads them: the edge (or box) each one lights.
-        "traffic": publication["traffic"],
+        "traffic": lit,
     })
 
 

@@ -17,13 +17,10 @@ from django.db.backends.utils import CursorWrapper
 
 
 def insert(cursor: CursorWrapper, model: type[models.Model], columns: Sequence[str], values: Sequence[object], *,
-           skip_existing: bool = False) -> int | None:
+           skip_existing: bool = False) -> object | None:
     """Insert one row and return its id; None when `skip_existing` and a unique column says it is there."""
-    sql, json_fields = _statement(model, tuple(columns), skip_existing, 1, model._meta.pk.name)
-    cursor.execute(sql, [value if field is None else field.get_db_prep_save(value, connection)
-                         for field, value in zip(json_fields, values, strict=True)])
-    row = cursor.fetchone()
-    return None if row is None else row[0]
+    ids = insert_many(cursor, model, columns, [values], returning=model._meta.pk.name, skip_existing=skip_existing)
+    return ids[0] if ids else None
 
 
 def insert_many(cursor: CursorWrapper, model: type[models.Model], columns: Sequence[str],
@@ -89,19 +86,22 @@ def _select(model: type[models.Model], columns: tuple[str, ...], key: str, order
     fields = [model._meta.get_field(name) for name in columns]
     column = quote(model._meta.get_field(key).column)
     return (f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(model._meta.db_table)} "
-            f"WHERE {column} > %s ORDER BY {column} {order} LIMIT %s",
-            tuple(f if isinstance(f, models.JSONField) else None for f in fields))
+            f"WHERE {column} > %s ORDER BY {column} {order} LIMIT %s", _json(fields))
 
 
 @functools.cache
 def _statement(model: type[models.Model], columns: tuple[str, ...], skip_existing: bool, rows: int, returning: str
                ) -> tuple[str, tuple[models.Field | None, ...]]:
-    """The statement for `rows` rows, and per column the field whose own preparation its value needs (JSON), else
-    None: plain strings and numbers go to the driver as they are."""
+    """The statement for `rows` rows, and per column the field whose own preparation its value needs (`_json`)."""
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in columns]
     row = f"({', '.join(['%s'] * len(fields))})"
     return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
             f"VALUES {', '.join([row] * rows)}" + (" ON CONFLICT DO NOTHING" if skip_existing else "")
-            + f" RETURNING {quote(model._meta.get_field(returning).column)}",
-            tuple(f if isinstance(f, models.JSONField) else None for f in fields))
+            + f" RETURNING {quote(model._meta.get_field(returning).column)}", _json(fields))
+
+
+def _json(fields: Sequence[models.Field]) -> tuple[models.Field | None, ...]:
+    """Per column, its field where the value needs the field's own conversion (JSON), else None: plain strings and
+    numbers go to and come from the driver as they are."""
+    return tuple(f if isinstance(f, models.JSONField) else None for f in fields)

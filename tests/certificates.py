@@ -27,5 +27,15 @@ def make_signed(folder: Path, ca: str, name: str, extensions: str) -> None:
             "-CAcreateserial", "-days", "1", "-out", f"{name}.pem", "-extfile", f"{name}.ext")
 
 
+def make_pki(folder: Path, client: str) -> None:
+    """In `folder`: a CA (ca.pem), its certificates for a server at 127.0.0.1 (server.pem) and for a client
+    (CLIENT.pem), and an impostor's client certificate (impostor.pem) that another CA signed; each with its -key.pem."""
+    make_ca(folder, "ca")
+    make_ca(folder, "other-ca")
+    make_signed(folder, "ca", "server", SERVER)
+    make_signed(folder, "ca", client, CLIENT)
+    make_signed(folder, "other-ca", "impostor", CLIENT)
+
+
 SERVER = "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
 CLIENT = "extendedKeyUsage=clientAuth\n"

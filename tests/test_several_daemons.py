@@ -32,7 +32,7 @@ from archviz.daemons import open_client
 from archviz.docker_hosts import parse_hosts
 from archviz.lab import Lab
 from archviz.watcher import daemon_unreachable_reason
-from tests.certificates import CLIENT, SERVER, make_ca, make_signed
+from tests.certificates import make_pki
 from tests.conftest import ROOT, Dashboard, dashboard_env, free_port, start_serve
 from tests.scaleout_helpers import LiveClient, in_own_loop
 
@@ -53,11 +53,7 @@ class TeamCertificates:
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> TeamCertificates:
     made = tmp_path_factory.mktemp("team-tls")
-    make_ca(made, "ca")
-    make_ca(made, "other-ca")
-    make_signed(made, "ca", "server", SERVER)
-    make_signed(made, "ca", "archviz", CLIENT)
-    make_signed(made, "other-ca", "impostor", CLIENT)
+    make_pki(made, "archviz")
     layouts = {"daemon": {"ca.pem": "ca.pem", "server-cert.pem": "server.pem", "server-key.pem": "server-key.pem"},
                "archviz": {"ca.pem": "ca.pem", "cert.pem": "archviz.pem", "key.pem": "archviz-key.pem"},
                "impostor": {"ca.pem": "ca.pem", "cert.pem": "impostor.pem", "key.pem": "impostor-key.pem"}}

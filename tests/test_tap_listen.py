@@ -25,7 +25,7 @@ from archviz.lab import Lab
 from archviz.management.commands.tap import OPTIONS
 from archviz.tap.listen import TcpAddress, listen_at
 from archviz.tap.proxy import Tap
-from tests.certificates import CLIENT, SERVER, make_ca, make_signed
+from tests.certificates import make_pki
 from tests.conftest import ROOT, dashboard_env, free_port, process_log, start_serve
 from tests.lab_helpers import eventually
 from tests.test_tap import calls, docker
@@ -63,11 +63,7 @@ class Certificates:
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     folder = tmp_path_factory.mktemp("tls")
-    make_ca(folder, "ca")
-    make_ca(folder, "other-ca")
-    make_signed(folder, "ca", "server", SERVER)
-    make_signed(folder, "ca", "client", CLIENT)
-    make_signed(folder, "other-ca", "impostor", CLIENT)
+    make_pki(folder, "client")
     return Certificates(*(folder / name for name in (
         "ca.pem", "server.pem", "server-key.pem", "client.pem", "client-key.pem", "impostor.pem",
         "impostor-key.pem")))

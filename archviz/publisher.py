@@ -91,12 +91,21 @@ class Publisher:
         elif here != DEFER:
             self.tail()
 
+    def publishes_later(self) -> bool:
+        """Whether a thread storing a stream of deliveries may publish them a moment later, all at once (storing
+        in `publishing_here(more_waiting=True)`, then calling `tail`): where the leader's loop runs in this process
+        (should that moment not come, the loop publishes them within POLL_SECONDS) and on SQLite (on PostgreSQL that
+        loop publishes each store at once all the same, woken by its NOTIFY)."""
+        loop = self._loop
+        return loop is not None and loop.is_running() and not on_postgresql()
+
     @contextlib.contextmanager
     def publishing_here(self, *, more_waiting: bool = False) -> Iterator[None]:
         """Within it, what the calling thread stores is published on that thread, before its next store; or, when
-        `more_waiting` (the thread has more to store at once), by that next store: one publication for a burst.
-        (Should that store fail, the leader's loop publishes it within POLL_SECONDS.) On PostgreSQL the leader's
-        loop publishes all the same: it hears each store's NOTIFY at once."""
+        `more_waiting` (the thread has more to store soon), later, by whatever publishes next on that thread (a store
+        without `more_waiting`, or `tail`): one publication for a burst. (Should none come, the leader's loop
+        publishes it within POLL_SECONDS.) On PostgreSQL the leader's loop publishes all the same: it hears each
+        store's NOTIFY at once."""
         self._here.mode = DEFER if more_waiting else HERE
         try:
             yield
@@ -154,8 +163,11 @@ class Publisher:
             self.leadership.release()
 
     def stop(self) -> None:
+        """Stop `run` (on its loop's thread), at once: not after its wait for news."""
         if self._stopping is not None:
             self._stopping.set()
+        if self._news is not None:
+            self._news.set()
 
     async def _pause(self, seconds: float) -> None:
         assert self._stopping is not None

@@ -79,17 +79,24 @@ def deliver(port: int, bodies: list[bytes], reconnect: bool = False) -> None:
         connection.sendall(request)
         answer = b""
         while b"\r\n\r\n" not in answer:
-            answer += connection.recv(65536)
+            answer += received(connection)
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 "), head[:200]
         length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
         while len(body) < length:
-            body += connection.recv(65536)
+            body += received(connection)
         if reconnect:
             connection.close()
             connection = None
     if connection is not None:
         connection.close()
+
+
+def received(connection: socket.socket) -> bytes:
+    chunk = connection.recv(65536)
+    if not chunk:
+        raise ConnectionError("the dashboard closed the connection before answering")
+    return chunk
 
 
 def run(port: int, events: int, per_envelope: int = 1, connections: int = 1, reconnect: bool = False) -> float:

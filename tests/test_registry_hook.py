@@ -4,6 +4,7 @@ oversized bodies are refused, and each refusal is counted on the audit page."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -18,7 +19,9 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from archviz import hooks, publisher
 from archviz.models import AuditEvent, RefusedDelivery, StoredObservation, UnknownEvent
+from archviz.publisher import PUBLISHER
 from archviz.sources.registry import UNSTORABLE
 from dashboard.asgi import application
 from tests.hostile import HOSTILE_VALUES, counted, delivered_whole, with_changes
@@ -203,6 +206,38 @@ async def test_each_stored_event_reaches_a_live_page_once_in_the_order_stored() 
     assert [o["id"] for o in seen] == list(range(seen[0]["id"], seen[0]["id"] + len(deliveries)))
     assert [o["kind"] for o in seen] == [f"registry-{json.loads(d['body'])['events'][0]['action']}"
                                          for d in deliveries]
+
+
+@pytest.mark.asyncio
+@override_settings(ARCHVIZ_REGISTRY_TOKEN=TOKEN)
+async def test_where_serve_runs_a_burst_of_single_event_deliveries_reaches_a_live_page_in_one_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As in `serve`, the publisher's loop runs: the webhook answers each delivery once it is stored and publishes
+    # what it stored LINGER later, once for all of it. Here LINGER is long enough for the whole burst and the
+    # loop's own look at the store (POLL_SECONDS) too far off to be the one publishing.
+    monkeypatch.setattr(hooks, "LINGER", 1.0)
+    monkeypatch.setattr(publisher, "POLL_SECONDS", 60)
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=[(b"origin", b"http://127.0.0.1")])
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["type"] == "snapshot"
+    running = asyncio.create_task(PUBLISHER.run())
+    try:
+        burst = envelopes("v3_session")[:10]
+        for delivery in burst:
+            assert (await deliver(delivery["body"].encode()))[0] == 200
+        frames: list[dict] = []
+        while sum(len(frame["observations"]) for frame in frames) < len(burst):
+            frames.append(await communicator.receive_json_from(timeout=5))
+        assert [o["kind"] for frame in frames for o in frame["observations"]] == [
+            f"registry-{json.loads(d['body'])['events'][0]['action']}" for d in burst]
+        # One frame for the burst (two when the loop's first look at the store, as it starts, caught its first
+        # events), not one a delivery.
+        assert len(frames) <= 2
+        assert await communicator.receive_nothing(timeout=0.3)
+    finally:
+        PUBLISHER.stop()
+        await running
+        await communicator.disconnect()
 
 
 # Hostile bodies ---------------------------------------------------------------------------------------------

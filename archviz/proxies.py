@@ -14,6 +14,7 @@ Standard library only: the settings import it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -74,8 +75,10 @@ def _trusted(address: Address, networks: Sequence[Network]) -> bool:
     return any(address in network for network in networks)
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(text: str) -> Address | None:
-    """An IP address, without a port (`192.0.2.1:5000`, `[2001:db8::1]:443`), IPv4-mapped IPv6 as IPv4."""
+    """An IP address, without a port (`192.0.2.1:5000`, `[2001:db8::1]:443`), IPv4-mapped IPv6 as IPv4. (Kept for
+    the addresses seen last: a registry's deliveries all come from one.)"""
     if text.startswith("["):
         text = text[1:].partition("]")[0]
     elif text.count(":") == 1:

@@ -57,7 +57,7 @@ class Checkpointer:
                     await asyncio.wait_for(self._stopping.wait(), INTERVAL)
                 await loop.run_in_executor(thread, _checkpoint_on_own_thread)
         finally:
-            await loop.run_in_executor(thread, connection.close)
+            await loop.run_in_executor(thread, _close_connection)
             thread.shutdown()
 
     def stop(self) -> None:
@@ -70,3 +70,7 @@ def _checkpoint_on_own_thread() -> None:
         checkpoint()
     except DatabaseError:  # a writer's own checkpoint still keeps the log bounded
         log.exception("checkpointing SQLite's write-ahead log failed; trying again in %s s", INTERVAL)
+
+
+def _close_connection() -> None:
+    connection.close()  # this thread's own

@@ -9,7 +9,8 @@
    (and the API tap) in it, so that they publish on
    the same loop that serves the websockets (the in-memory channel layer is not thread-safe), the publisher's
    loop (archviz.publisher): whichever process leads publishes what every process stores, and on SQLite the
-   checkpointer (archviz.checkpoints).
+   checkpointer (archviz.checkpoints) and the registry webhook's catch-up (the Observations of events stored just
+   before the last stop: archviz.hooks).
 5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher and the publisher are stopped first.
 """
 
@@ -25,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from archviz.checkpoints import Checkpointer
 from archviz.daemons import checked_watched_hosts, docker_host
+from archviz.hooks import start_catching_up
 from archviz.management.commands.tap import how_to_connect, unix_path
 from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Names, TcpAddress, is_loopback, listen_at, plain_tcp_warning, url
@@ -106,6 +108,7 @@ class Command(BaseCommand):
             reactor.addSystemEventTrigger("before", "shutdown", PUBLISHER.stop)
             running.append(loop.create_task(checkpointer.run()))
             reactor.addSystemEventTrigger("before", "shutdown", checkpointer.stop)
+            start_catching_up(loop)
             for watcher in watchers:
                 running.append(loop.create_task(watcher.run()))
                 reactor.addSystemEventTrigger("before", "shutdown", watcher.stop)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db.models import Count
 
-from archviz import hooks
+from archviz.audit import writer
 from archviz.audit.ingest import ingest, observe, observe_missing
 from archviz.models import AuditEvent, Publication, StoredObservation
 from archviz.publisher import PUBLISHER
@@ -47,7 +47,7 @@ def test_the_observations_a_stop_left_unmade_are_made_once_as_serve_starts() -> 
         ingest(read_delivery(body), observed=False)  # stored; serve stopped before observing them
     assert len(observed_events()) == 10
     PUBLISHER.reset()
-    hooks.catch_up()
+    writer.catch_up()
     assert observed_events() == [event["id"] for event in registry_v3_events()]
     assert not StoredObservation.objects.values("key").annotate(n=Count("id")).filter(n__gt=1).exists()
     assert Publication.objects.order_by("-seq").first().last_observation == StoredObservation.objects.latest("id").id

@@ -19,7 +19,8 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archviz import hooks, publisher
+from archviz import publisher
+from archviz.audit import writer
 from archviz.models import AuditEvent, RefusedDelivery, StoredObservation, UnknownEvent
 from archviz.publisher import PUBLISHER
 from archviz.sources.registry import UNSTORABLE
@@ -215,7 +216,7 @@ async def test_where_serve_runs_a_burst_of_single_event_deliveries_reaches_a_liv
     # As in `serve`, the publisher's loop runs: the webhook answers each delivery once it is stored and publishes
     # what it stored LINGER later, once for all of it. Here LINGER is long enough for the whole burst and the
     # loop's own look at the store (POLL_SECONDS) too far off to be the one publishing.
-    monkeypatch.setattr(hooks, "LINGER", 1.0)
+    monkeypatch.setattr(writer, "LINGER", 1.0)
     monkeypatch.setattr(publisher, "POLL_SECONDS", 60)
     communicator = WebsocketCommunicator(application, "/ws/live/", headers=[(b"origin", b"http://127.0.0.1")])
     assert (await communicator.connect())[0]

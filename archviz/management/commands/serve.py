@@ -24,9 +24,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from archviz.audit.writer import start_catching_up
 from archviz.checkpoints import Checkpointer
 from archviz.daemons import checked_watched_hosts, docker_host
-from archviz.hooks import start_catching_up
 from archviz.management.commands.tap import how_to_connect, unix_path
 from archviz.publisher import PUBLISHER
 from archviz.tap.listen import Names, TcpAddress, is_loopback, listen_at, plain_tcp_warning, url

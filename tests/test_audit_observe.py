@@ -4,6 +4,7 @@ just after it; and what a stop left unmade is made as serve starts again."""
 from __future__ import annotations
 
 import pytest
+from django.db import DatabaseError
 from django.db.models import Count
 
 from archviz.audit import writer
@@ -60,3 +61,20 @@ def test_only_the_newest_events_are_looked_at_for_a_missing_observation() -> Non
     assert observe_missing(newest=5) == 5
     newest = AuditEvent.objects.order_by("-id").values_list("event_id", flat=True)[:5]
     assert observed_events() == list(reversed(newest))
+
+
+def test_observations_that_could_not_be_made_are_made_by_the_next_publication(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(PUBLISHER, "publishes_later", lambda: True)  # as under serve: observed a moment later
+    bodies = deliveries()
+    for body in bodies[:5]:
+        writer.store(read_delivery(body), "10.0.0.1")
+    with monkeypatch.context() as failing:
+        failing.setattr(writer, "observe", lambda events: (_ for _ in ()).throw(DatabaseError("disk I/O error")))
+        writer.publish_stored()
+    assert observed_events() == []
+    assert "could not observe or publish what the registry webhook stored" in caplog.text
+    for body in bodies[5:]:
+        writer.store(read_delivery(body), "10.0.0.1")
+    writer.publish_stored()
+    assert observed_events() == [event["id"] for event in registry_v3_events()]

@@ -37,26 +37,48 @@ def store(delivery: Delivery, sender: str) -> Outcome:
         with PUBLISHER.publishing_here(more_waiting=later):
             outcome = ingest(delivery, sender, observed=not later)
         if later:
-            _unobserved.extend(outcome.fresh)
+            _unobserved.events.extend(outcome.fresh)
         return outcome
     finally:
         close_old_connections()
 
 
-# Events stored, their Observations still to be made (on the writer thread only).
-_unobserved: list[RegistryEvent] = []
+class _Unobserved:
+    """Events stored, their Observations still to be made (touched on the writer thread only)."""
+
+    def __init__(self) -> None:
+        self.events: list[RegistryEvent] = []
+        # Set when making them failed: they are forgotten (not kept growing while the failure lasts) and looked for
+        # among the newest events stored instead, next time.
+        self.lost = False
+
+    def observe(self) -> None:
+        try:
+            if self.lost:
+                observe_missing()
+            elif self.events:
+                observe(self.events)
+        except Exception:
+            self.lost = True
+            raise
+        else:
+            self.lost = False
+        finally:
+            self.events.clear()
+
+
+_unobserved = _Unobserved()
 
 
 def publish_stored() -> None:
     try:
-        if _unobserved:
-            with PUBLISHER.publishing_here(more_waiting=True):
-                observe(_unobserved)
-            _unobserved.clear()
+        with PUBLISHER.publishing_here(more_waiting=True):
+            _unobserved.observe()
         PUBLISHER.tail()
-    except Exception:  # what was stored stays stored: the next delivery's publication, or serve's next start,
-        # makes the Observations; the leader's loop publishes what is stored within POLL_SECONDS
-        log.exception("could not observe or publish what the webhook stored")
+    except Exception:  # what was stored stays stored: the next publication (after the next delivery), or serve's
+        # next start, makes the Observations; the leader's loop publishes what is stored within POLL_SECONDS
+        log.exception("could not observe or publish what the registry webhook stored; trying again after the next "
+                      "delivery")
     finally:
         close_old_connections()
 

@@ -78,6 +78,7 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._news: asyncio.Event | None = None
         self._here = threading.local()
+        self._on_postgresql = False  # read by `publishes_later`, set by `run`
 
     def stored(self) -> None:
         """Something was stored (called after the commit): publish it, on the loop's thread where `run` runs here."""
@@ -97,7 +98,7 @@ class Publisher:
         (should that moment not come, the loop publishes them within POLL_SECONDS) and on SQLite (on PostgreSQL that
         loop publishes each store at once all the same, woken by its NOTIFY)."""
         loop = self._loop
-        return loop is not None and loop.is_running() and not on_postgresql()
+        return loop is not None and loop.is_running() and not self._on_postgresql
 
     @contextlib.contextmanager
     def publishing_here(self, *, more_waiting: bool = False) -> Iterator[None]:
@@ -138,6 +139,7 @@ class Publisher:
         # One thread of its own, with its own database connection: never queued behind the views' thread.
         publishing = ThreadPoolExecutor(1, thread_name_prefix="publisher", initializer=serve_loop, initargs=(loop,))
         self._loop, self._news = loop, news
+        self._on_postgresql = on_postgresql()  # (asked once: through Django's connection proxy it cost microseconds)
         try:
             while not self._stopping.is_set():
                 if not self.may_lead:

@@ -78,7 +78,7 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._news: asyncio.Event | None = None
         self._here = threading.local()
-        self._on_postgresql = False  # read by `publish_deferred`, set by `run`
+        self._on_postgresql = False  # read by `publishes_later`, set by `run`
 
     def stored(self) -> None:
         """Something was stored (called after the commit): publish it, on the loop's thread where `run` runs here."""
@@ -93,17 +93,12 @@ class Publisher:
             self.tail()
 
     def publishes_later(self) -> bool:
-        """Whether a thread storing a stream of deliveries may leave their publication to a moment later (storing in
-        `publishing_here(more_waiting=True)`, then calling `publish_deferred`): where the leader's loop runs in this
-        process, which publishes them within POLL_SECONDS should that moment not come."""
+        """Whether a thread storing a stream of deliveries may publish them a moment later, all at once (storing
+        in `publishing_here(more_waiting=True)`, then calling `tail`): where the leader's loop runs in this process
+        (should that moment not come, the loop publishes them within POLL_SECONDS) and on SQLite (on PostgreSQL that
+        loop publishes each store at once all the same, woken by its NOTIFY)."""
         loop = self._loop
-        return loop is not None and loop.is_running()
-
-    def publish_deferred(self) -> int:
-        """Publish, on this thread, what it stored in `publishing_here(more_waiting=True)`; how many publications
-        it made. Not on PostgreSQL: there the leader's loop publishes it, woken by the store's NOTIFY (this thread
-        publishing too would race it)."""
-        return 0 if self._on_postgresql else self.tail()
+        return loop is not None and loop.is_running() and not self._on_postgresql
 
     @contextlib.contextmanager
     def publishing_here(self, *, more_waiting: bool = False) -> Iterator[None]:

@@ -4,12 +4,11 @@ unknown one raw) in one transaction; each readable event's Observation made in t
 
 Distribution 3 posts one event at a time and waits for each answer, so the time spent per event is a registry's
 ceiling: each write is one INSERT … ON CONFLICT DO NOTHING (archviz.sql), and the database, not a SELECT first,
-says whether an event is new. Under `serve` the Observations are made a moment later (archviz.audit.writer), for
-all the events stored meanwhile: an event's row is what the registry must know kept before its answer, and its
-Observation, in the same transaction, was over a third of the time of storing it on SQLite (six of the nineteen
-pages each commit wrote; four an event in a batch of twenty) and on PostgreSQL took the store lock and woke the
-publisher for each event (316 events/s, 578 without). `observe_missing` makes, as serve starts, those a stop left
-unmade.
+says whether an event is new. Where `serve` publishes a moment later (archviz.hooks), the Observations are made
+then too, for all the events stored meanwhile: an event's row is what the registry must know kept before its
+answer, and its Observation, in the same transaction, was over a third of the time of storing it (six of the
+nineteen pages each commit wrote; four an event in a batch of twenty). `observe_missing` makes, as serve starts,
+those a stop left unmade.
 """
 
 from __future__ import annotations

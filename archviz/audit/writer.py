@@ -19,6 +19,7 @@ from django.db import DatabaseError, close_old_connections
 
 from archviz.audit.ingest import Outcome, ingest, observe, observe_missing, record_refusal
 from archviz.broadcast import serve_loop
+from archviz.leadership import on_postgresql
 from archviz.publisher import PUBLISHER
 from archviz.sources.registry import Delivery, RegistryEvent
 
@@ -30,9 +31,8 @@ def store(delivery: Delivery, sender: str) -> Outcome:
     # Outside Django's request cycle: keep its connection hygiene (drop a broken or expired connection). Once,
     # after the work: this thread does nothing else.
     try:
-        # Observed a moment later, once for all stored meanwhile, where `serve` runs (see LINGER), and published by
-        # this thread (no hop to the publisher's; on PostgreSQL by the leader's loop); elsewhere (tests, scripts)
-        # before answering.
+        # Observed and published by this thread (no hop to the publisher's thread): a moment later, once for all
+        # stored meanwhile, where `serve` runs (see LINGER); elsewhere (tests, scripts) before answering.
         later = PUBLISHER.publishes_later()
         with PUBLISHER.publishing_here(more_waiting=later):
             outcome = ingest(delivery, sender, observed=not later)
@@ -74,7 +74,7 @@ def publish_stored() -> None:
     try:
         with PUBLISHER.publishing_here(more_waiting=True):
             _unobserved.observe()
-        PUBLISHER.publish_deferred()
+        PUBLISHER.tail()
     except Exception:  # what was stored stays stored: the next publication (after the next delivery), or serve's
         # next start, makes the Observations; the leader's loop publishes what is stored within POLL_SECONDS
         log.exception("could not observe or publish what the registry webhook stored; trying again after the next "
@@ -84,8 +84,10 @@ def publish_stored() -> None:
 
 
 def start_catching_up(loop: asyncio.AbstractEventLoop) -> None:
-    """As `serve` starts: `catch_up` on the writer thread."""
-    _writer.submit(_serving, loop, catch_up)
+    """As `serve` starts: `catch_up` on the writer thread (on SQLite: on PostgreSQL each event's Observation is
+    made with it)."""
+    if not on_postgresql():
+        _writer.submit(_serving, loop, catch_up)
 
 
 def catch_up() -> None:

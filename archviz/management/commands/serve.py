@@ -8,9 +8,9 @@
 4. Once daphne's event loop exists, start a daemon watcher per watched daemon (ARCHVIZ_DOCKER_HOSTS, or DOCKER_HOST)
    (and the API tap) in it, so that they publish on
    the same loop that serves the websockets (the in-memory channel layer is not thread-safe), the publisher's
-   loop (archviz.publisher): whichever process leads publishes what every process stores, on SQLite the
-   checkpointer (archviz.checkpoints), and the registry webhook's catch-up (the Observations of events stored just
-   before the last stop: archviz.audit.writer).
+   loop (archviz.publisher): whichever process leads publishes what every process stores, and on SQLite the
+   checkpointer (archviz.checkpoints) and the registry webhook's catch-up (the Observations of events stored just
+   before the last stop: archviz.hooks).
 5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher and the publisher are stopped first.
 """
 

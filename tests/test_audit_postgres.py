@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import webhook_dashboard
+from tests.recorded import registry_v3_events
 from tests.scaleout_helpers import Postgres
 
 pytestmark = pytest.mark.scaleout
@@ -39,3 +42,31 @@ def test_a_pull_with_the_longest_multi_byte_names_is_stored_and_reported(postgre
         assert (pull["useragent"], pull["actor"], pull["addr"], pull["pulls"]) == (agent, actor, "2001:db8::1", 1)
         (repository,) = call(f"{url}/api/registry/reports/repositories/")["repositories"]
         assert (repository["repository"], repository["pull"], repository["actors"]) == ("lab/app", 1, 1)
+
+
+def test_a_registry_delivering_one_event_at_a_time_gets_one_observation_per_event(
+        postgres: Postgres, tmp_path: Path) -> None:
+    # Each event, delivered twice, is observed exactly once, in the order delivered.
+    events = registry_v3_events()
+    with webhook_dashboard(tmp_path, TOKEN, {"DATABASE_URL": postgres.new_database()}) as url:
+        for event in events:
+            for _ in range(2):
+                call(f"{url}/hooks/registry/", json.dumps({"events": [event]}).encode())
+        deadline = time.monotonic() + 10
+        while observation(url, len(events)) is None:
+            assert time.monotonic() < deadline, "the events' Observations were never made"
+            time.sleep(0.1)
+        observed = [observation(url, number) for number in range(1, len(events) + 1)]
+        time.sleep(0.5)
+        assert observation(url, len(events) + 1) is None
+    assert [o["attributes"]["event"] for o in observed] == [event["id"] for event in events]
+
+
+def observation(url: str, number: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"{url}/api/observations/{number}", timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise

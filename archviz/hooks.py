@@ -144,7 +144,7 @@ async def webhook(hook: Hook, scope: Scope, receive: Receive, send: Send) -> Non
         outcome = await on_writer(store, delivery, sender)
         lingering.stored()
     except Refused as refusal:
-        await on_writer(count_refusal, refusal.cause, sender, hook.source, REFUSALS[refusal.cause][0])
+        await on_writer(count_refusal, refusal.cause, sender, hook.source, refusal.status)
         await respond(send, refusal.status, {"error": str(refusal)})
         return
     await respond(send, 200, outcome.to_wire())

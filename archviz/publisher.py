@@ -78,13 +78,13 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._news: asyncio.Event | None = None
         self._here = threading.local()
-        self._on_postgresql = False  # read by `publishes_later`, set by `run`
+        self._on_postgresql = False  # set by `run`, read while it runs
 
     def stored(self) -> None:
         """Something was stored (called after the commit): publish it, on the loop's thread where `run` runs here."""
         loop, news = self._loop, self._news
         here = getattr(self._here, "mode", None)
-        if loop is not None and news is not None and loop.is_running() and (here is None or on_postgresql()):
+        if loop is not None and news is not None and loop.is_running() and (here is None or self._on_postgresql):
             # The loop publishes: woken here, or on PostgreSQL by the NOTIFY every store sends, wherever the leader
             # runs (a storing thread publishing too would race the leader's loop for each store: single-event
             # ingest 192 against 287 events/s, bench/registry_ingest.py).

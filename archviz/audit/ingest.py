@@ -4,7 +4,7 @@ unknown one raw) in one transaction; each readable event's Observation made in t
 
 Distribution 3 posts one event at a time and waits for each answer, so the time spent per event is a registry's
 ceiling: each write is one INSERT … ON CONFLICT DO NOTHING (archviz.sql), and the database, not a SELECT first,
-says whether an event is new. Where `serve` publishes a moment later (archviz.hooks), the Observations are made
+says whether an event is new. Where `serve` publishes a moment later (archviz.audit.writer), the Observations are made
 then too, for all the events stored meanwhile: an event's row is what the registry must know kept before its
 answer, and its Observation, in the same transaction, was over a third of the time of storing it (six of the
 nineteen pages each commit wrote; four an event in a batch of twenty). `observe_missing` makes, as serve starts,
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from archviz import sql
-from archviz.models import AuditEvent, ManifestReference, RefusedDelivery, StoredObservation, UnknownEvent
+from archviz.models import AuditEvent, ManifestReference, RefusedDelivery, UnknownEvent
 from archviz.publish import publish
 from archviz.sources.registry import COLUMNS, Delivery, RegistryEvent, observation_from_event
 
@@ -83,14 +83,9 @@ def observe_missing(newest: int = 10_000) -> int:
     Observations were still to be made); how many it made. One transaction."""
     with transaction.atomic():
         rows = AuditEvent.objects.order_by("-id").values_list(*COLUMNS)[:newest]
-        observations = [observation_from_event(RegistryEvent(**dict(zip(COLUMNS, row, strict=True))))
-                        for row in reversed(rows)]
-        with connection.cursor() as cursor:
-            made = set()
-            for start in range(0, len(observations), 500):
-                made |= sql.existing(cursor, StoredObservation, "key",
-                                     [observation.key for observation in observations[start:start + 500]])
-        return len(publish([observation for observation in observations if observation.key not in made]))
+        # `publish` skips each whose key is stored already: only the missing ones are made.
+        return len(publish([observation_from_event(RegistryEvent(**dict(zip(COLUMNS, row, strict=True))))
+                            for row in reversed(rows)]))
 
 
 def record_refusal(cause: str, status: int, sender: str, source: str = "registry") -> None:

@@ -3,9 +3,10 @@
 With WAL, SQLite copies the log back into the database (a checkpoint, ending with an fsync) on the commit that finds
 the log over `wal_autocheckpoint` pages (dashboard.env). That commit is whichever one a registry's delivery or a
 daemon's event happens to be in: 20–30 ms here, every 600 or so single-event deliveries (bench/registry_ingest.py).
-`serve` and `watch` run a `Checkpointer`: every INTERVAL a PASSIVE checkpoint on a thread and connection of its own
-(it waits for no reader and holds up no writer), so the log seldom grows to that size. A writer's own checkpoint
-stays as the fallback, should this one fall behind (a reader holding an old snapshot, say).
+`serve` runs a `Checkpointer` (on SQLite every other process shares serve's database): every INTERVAL a PASSIVE
+checkpoint on a thread and connection of its own (it waits for no reader and holds up no writer), so the log seldom
+grows to that size. A writer's own checkpoint stays as the fallback, should this one fall behind (a reader holding an
+old snapshot, say).
 """
 
 from __future__ import annotations

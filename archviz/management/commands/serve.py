@@ -10,7 +10,7 @@
    the same loop that serves the websockets (the in-memory channel layer is not thread-safe), the publisher's
    loop (archviz.publisher): whichever process leads publishes what every process stores, and on SQLite the
    checkpointer (archviz.checkpoints) and the registry webhook's catch-up (the Observations of events stored just
-   before the last stop: archviz.hooks).
+   before the last stop: archviz.audit.writer).
 5. On SIGTERM or Ctrl-C daphne stops the loop; the watcher and the publisher are stopped first.
 """
 

@@ -2,8 +2,8 @@
 events of that filter.
 
 The tail rides the live diagram's numbered publications (archviz.publisher): an audit row (a registry's or
-Harbor's) is stored in the same transaction as its Observation (archviz.audit.ingest), whose `event` attribute
-names the row, so every audit row a publication accounts for is in the store when the publication is sent.
+Harbor's) is stored with its Observation or before it (archviz.audit.ingest, archviz.audit.writer), whose `event`
+attribute names the row, so every audit row a publication accounts for is in the store when the publication is sent.
 """
 
 from __future__ import annotations
